@@ -1,0 +1,3 @@
+from source_segment.source import SourceSegment
+
+__all__ = ["SourceSegment"]

@@ -1,0 +1,60 @@
+"""SourceSegment: check and the stream list. Everything HTTP lives in client.py and streams/base.py."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, List, Mapping, Optional, Tuple
+
+from airbyte_cdk.sources import AbstractSource
+from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_segment.client import SegmentClient
+from source_segment.config import ConfigError, parse_config
+from source_segment.errors import SegmentApiError
+from source_segment.streams.base import SyncContext
+from source_segment.streams.incremental import INCREMENTAL_STREAMS
+from source_segment.streams.relationships import RELATIONSHIP_STREAMS
+from source_segment.streams.workspace import WORKSPACE_STREAMS
+
+ALL_STREAMS = WORKSPACE_STREAMS + INCREMENTAL_STREAMS + RELATIONSHIP_STREAMS
+
+
+class SourceSegment(AbstractSource):
+    # Config is validated by parse_config, whose errors name the field and the fix; the spec's
+    # JSON-schema check would fail first with a terser message.
+    check_config_against_spec = False
+
+    def configure(self, config: Mapping[str, Any], temp_dir: str) -> Mapping[str, Any]:
+        config = dict(config)
+        # Configs written for other Segment connectors name regions `api` / `eu1`.
+        if config.get("region") in ("api", "eu1"):
+            config["region"] = {"api": "us", "eu1": "eu"}[config["region"]]
+        return config
+
+    def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
+        try:
+            segment_config = parse_config(config)
+        except ConfigError as error:
+            return False, error.message
+        client = SegmentClient(segment_config, logger)
+        try:
+            workspace = client.get("/").get("data", {}).get("workspace") or {}
+        except SegmentApiError as error:
+            if error.status in (403, 404):
+                return False, (
+                    f"Segment answered {error.status} to GET / on {segment_config.host}: this token cannot read the "
+                    "workspace. The Public API needs a Team or Business plan and a token with at least the Workspace "
+                    f"Member role. Segment said: {error.message}"
+                )
+            return False, str(error)
+        except AirbyteTracedException as error:
+            return False, error.message
+        logger.info(f"Connected to Segment workspace {workspace.get('name')!r} (slug {workspace.get('slug')!r}) on {segment_config.host}.")
+        return True, None
+
+    def streams(self, config: Mapping[str, Any]) -> List[Stream]:
+        segment_config = parse_config(config)
+        logger = logging.getLogger("airbyte")
+        context = SyncContext(segment_config, SegmentClient(segment_config, logger), logger)
+        return [stream_class(context) for stream_class in ALL_STREAMS]
