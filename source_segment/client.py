@@ -71,7 +71,7 @@ class SegmentClient:
         failures = 0
         rate_limit_waited = 0.0
         while True:
-            self._budget.acquire(request)
+            self._budget.acquire(path)
             problem, response = self._send(request)
             if problem is None:
                 return response  # type: ignore[return-value]

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import email.utils
 import math
-from datetime import datetime, timedelta, timezone
-from typing import Optional
+import re
+import threading
+import time
+from collections import deque
+from datetime import datetime, timezone
+from typing import Callable, Optional
 
 import requests
-from airbyte_cdk.sources.streams.call_rate import HttpAPIBudget, HttpRequestRegexMatcher, MovingWindowCallRatePolicy, Rate
 
 # path regex -> requests per minute, from the operation descriptions of API v73
 ENDPOINT_LIMITS_PER_MINUTE = {
@@ -21,30 +24,50 @@ ENDPOINT_LIMITS_PER_MINUTE = {
 }
 
 
-class CallBudget:
-    """One budget shared by every stream: the per-endpoint limits and the global one both apply.
+class MovingWindow:
+    """At most `limit` calls in any `period` seconds; `acquire` returns how long the caller must wait first.
 
-    The CDK's `APIBudget` charges a request to its first matching policy only, so an endpoint limit and
-    the global limit are two budgets acquired one after the other.
+    Thread-safe; reserves the slot before returning so concurrent callers never overshoot the window.
     """
 
-    def __init__(self, requests_per_minute: int):
-        self._endpoint_budget = HttpAPIBudget(
-            policies=[
-                MovingWindowCallRatePolicy(
-                    rates=[Rate(limit, timedelta(minutes=1))],
-                    matchers=[HttpRequestRegexMatcher(url_path_pattern=pattern)],
-                )
-                for pattern, limit in ENDPOINT_LIMITS_PER_MINUTE.items()
-            ]
-        )
-        self._global_budget = HttpAPIBudget(
-            policies=[MovingWindowCallRatePolicy(rates=[Rate(requests_per_minute, timedelta(minutes=1))], matchers=[])]
-        )
+    def __init__(self, limit: int, period: float = 60.0):
+        self.limit = limit
+        self.period = period
+        self._calls: deque = deque()
+        self._lock = threading.Lock()
 
-    def acquire(self, request: requests.PreparedRequest) -> None:
-        self._endpoint_budget.acquire_call(request)
-        self._global_budget.acquire_call(request)
+    def reserve(self, now: float) -> float:
+        with self._lock:
+            while self._calls and self._calls[0] <= now - self.period:
+                self._calls.popleft()
+            start = now if len(self._calls) < self.limit else self._calls[-self.limit] + self.period
+            self._calls.append(start)
+            return max(0.0, start - now)
+
+
+class CallBudget:
+    """One budget shared by every stream: a request waits for its endpoint's window and for the global one.
+
+    Not the CDK's `HttpAPIBudget`: with pyrate-limiter 3.1 its moving window asked for a wait as long as the
+    idle time before any call that followed a pause (measured: 1.2 s idle -> 1.2 s wait at 500/min), which
+    would stall every sync; and it charges a request to one policy only.
+    """
+
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def __init__(self, requests_per_minute: int):
+        self._global = MovingWindow(requests_per_minute)
+        self._endpoints = [(re.compile(pattern), MovingWindow(limit)) for pattern, limit in ENDPOINT_LIMITS_PER_MINUTE.items()]
+
+    def acquire(self, path: str) -> float:
+        """Blocks until `path` may be requested; returns the seconds waited."""
+        windows = [window for pattern, window in self._endpoints if pattern.match(path)] + [self._global]
+        now = self.clock()
+        wait = max(window.reserve(now) for window in windows)
+        if wait > 0:
+            self.sleep(wait)
+        return wait
 
 
 def wait_seconds_from_429(response: requests.Response, now: Optional[datetime] = None) -> Optional[float]:

@@ -19,6 +19,7 @@ from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 import requests
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.checkpoint import Cursor
+from airbyte_cdk.sources.streams.checkpoint.checkpoint_reader import FULL_REFRESH_COMPLETE_STATE
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -95,6 +96,13 @@ class SegmentStream(HttpStream, ABC):
         self.page_size = self.config.page_size
         self.skipped = False
         super().__init__()
+
+    @property
+    def is_resumable(self) -> bool:
+        # Without this the CDK sees HttpStream's state setter and drives the stream as "resumable full
+        # refresh", re-reading it until the state holds its completion sentinel. A Segment page cursor is no
+        # durable checkpoint anyway: full-refresh streams restart; substreams checkpoint per parent.
+        return self.supports_incremental
 
     # --- HttpStream contract -------------------------------------------------------------------------
     @property
@@ -259,7 +267,13 @@ class ParentProgress(Cursor):
         return True
 
     def select_state(self, stream_slice: Any = None) -> Optional[Mapping[str, Any]]:
-        return self.get_stream_state()
+        # The CDK's reader for mapping slices serves a partition again until its state is the "complete"
+        # sentinel: a parent is complete once its read has returned.
+        partition = getattr(stream_slice, "partition", None) or {}
+        parent_id = (partition.get("parent") or {}).get("id")
+        if parent_id is not None and parent_id == self.last_done:
+            return FULL_REFRESH_COMPLETE_STATE
+        return {}
 
 
 class SegmentChildStream(SegmentStream, ABC):
@@ -271,6 +285,7 @@ class SegmentChildStream(SegmentStream, ABC):
 
     parent: type[SegmentStream]
     parent_id_field: str = ""  # the top-level field naming the parent in every record
+    has_multiple_slices = True
 
     def __init__(self, context: SyncContext):
         super().__init__(context)
@@ -291,17 +306,21 @@ class SegmentChildStream(SegmentStream, ABC):
         return {"path": {"parent_id": parent["id"]}, "parent": dict(parent)}
 
     def read_records(self, sync_mode=SyncMode.full_refresh, cursor_field=None, stream_slice=None, stream_state=None) -> Iterable[Mapping[str, Any]]:
-        if self.skipped or not stream_slice:
+        if not stream_slice:
+            return
+        yield from self._read_parent(stream_slice, stream_state or {})
+        self.cursor.close_slice(stream_slice)  # not reached if the read raised: that parent is not done
+
+    def _read_parent(self, stream_slice: Mapping[str, Any], stream_state: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+        if self.skipped:
             return
         try:
-            yield from self.read_pages(stream_slice, stream_state or {})
+            yield from self.read_pages(stream_slice, stream_state)
             self._forbidden_parents = -1  # one parent answered: 403s from now on are per parent
-            self.cursor.close_slice(stream_slice)
         except SegmentApiError as error:
             parent_id = stream_slice["parent"]["id"]
             if error.status == 404:
                 self.logger.info(f"Stream `{self.name}`: parent {parent_id} no longer exists (404); skipped.")
-                self.cursor.close_slice(stream_slice)
                 return
             if error.status != 403:
                 raise error.as_failure(self.name) from None
@@ -313,7 +332,6 @@ class SegmentChildStream(SegmentStream, ABC):
                     self.logger.warning(skip_warning(self.name, 403, self.feature))
                     return
             self.logger.info(f"Stream `{self.name}`: no access to parent {parent_id} (403); skipped.")
-            self.cursor.close_slice(stream_slice)
 
     def transform(self, item: Any, stream_slice: Mapping[str, Any]) -> Optional[MutableMapping[str, Any]]:
         record = super().transform(item, stream_slice)
