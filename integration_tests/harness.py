@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ class Run:
     stdout: str
     stderr: str
     seconds: float
+    peak_rss_mb: float = 0.0
+    cpu_seconds: float = 0.0
 
     def of_type(self, kind: str) -> List[dict]:
         return [m for m in self.messages if m.get("type") == kind]
@@ -93,6 +96,7 @@ def run_connector(
             args += ["--state", str(Path(tmp) / "state.json")]
         started = time.monotonic()
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+        usage = _ProcessUsage(process.pid)
         messages, lines, records = [], [], 0
         assert process.stdout is not None
         for line in process.stdout:
@@ -114,7 +118,37 @@ def run_connector(
         except subprocess.TimeoutExpired:
             process.kill()
             _, stderr = process.communicate()
-        return Run(process.returncode, messages, "".join(lines), stderr or "", time.monotonic() - started)
+        usage.stop()
+        return Run(process.returncode, messages, "".join(lines), stderr or "", time.monotonic() - started, usage.peak_rss_mb, usage.cpu_seconds)
+
+
+class _ProcessUsage:
+    """Samples a child's peak RSS (VmHWM) and CPU time from /proc while it runs (Linux; zeros elsewhere)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak_rss_mb, self.cpu_seconds = pid, 0.0, 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        while not self._done.is_set():
+            try:
+                with open(f"/proc/{self.pid}/status") as status:
+                    for line in status:
+                        if line.startswith("VmHWM:"):
+                            self.peak_rss_mb = max(self.peak_rss_mb, int(line.split()[1]) / 1024)
+                with open(f"/proc/{self.pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                    self.cpu_seconds = (int(fields[11]) + int(fields[12])) / ticks
+            except (OSError, ValueError, IndexError):
+                pass
+            self._done.wait(0.05)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def discovered_streams(config: Mapping[str, Any]) -> List[dict]:

@@ -64,6 +64,7 @@ class RequestLogEntry:
     ts: float  # wall-clock time.time()
     fault: Optional[str] = None
     response_headers: Dict[str, str] = field(default_factory=dict)
+    total: Optional[int] = None  # data.pagination.totalEntries of a 200 page (the benchmark's minimum-request count)
 
 
 class ApiError(Exception):
@@ -89,6 +90,7 @@ def _not_found() -> ApiError:
 
 
 _FRAC = re.compile(r"\.(\d+)")
+_TOTAL_ENTRIES = re.compile(rb'"totalEntries":(\d+)')
 
 
 def parse_time(value: str, name: str) -> dt.datetime:
@@ -372,6 +374,9 @@ class Simulator:
         entry.fault = fault
         entry.response_headers = headers
         entry.status = 0 if fault == "reset" else status
+        if status == 200:
+            found = _TOTAL_ENTRIES.search(body)
+            entry.total = int(found.group(1)) if found else None
         with self._log_lock:  # logged before sending so slow (timeout) responses are visible at once
             self._log.append(entry)
         try:

@@ -9,11 +9,14 @@ the stream on its second read (see the shared CDK notes).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import re
 import threading
 from abc import ABC
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 
 import requests
@@ -61,6 +64,14 @@ class SyncContext:
         self.logger = logger
         self._parents: dict[str, List[Mapping[str, Any]]] = {}
         self._lock = threading.RLock()  # parents() reads a parent stream, which remembers its parents
+        self._executor: Optional[ThreadPoolExecutor] = None
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self.config.num_workers, thread_name_prefix="segment")
+            return self._executor
 
     def remember_parents(self, kind: str, parents: List[Mapping[str, Any]]) -> None:
         with self._lock:
@@ -88,6 +99,9 @@ class SegmentStream(HttpStream, ABC):
     redact_fields: tuple = ()  # writeKeys and free-form settings objects holding credentials
     parent_fields: tuple = ("id",)  # what child streams need from this stream's records
     remembers_parents = False  # child streams slice over this stream: share its records instead of re-listing
+    # Slices are independent (parents, time windows, function types): read up to `num_workers` of them ahead,
+    # concurrently. The CDK still consumes and checkpoints slices strictly in order, so state stays exact.
+    prefetch = False
 
     def __init__(self, context: SyncContext):
         self.context = context
@@ -95,6 +109,9 @@ class SegmentStream(HttpStream, ABC):
         self.client = context.client
         self.page_size = self.config.page_size
         self.skipped = False
+        self._prefetched: dict[int, Future] = {}
+        self._key_fields = tuple(self.primary_key) if isinstance(self.primary_key, list) else (self.primary_key,)
+        self._slice_ids = itertools.count()
         super().__init__()
 
     @property
@@ -127,12 +144,45 @@ class SegmentStream(HttpStream, ABC):
     def parse_response(self, response: requests.Response, *, stream_state=None, stream_slice=None, next_page_token=None) -> Iterable[Mapping[str, Any]]:
         yield from self.parse_data(response.json().get("data") or {}, stream_slice or {})
 
+    # --- slicing ------------------------------------------------------------------------------------
+    def stream_slices(self, *, sync_mode=SyncMode.full_refresh, cursor_field=None, stream_state=None) -> Iterable[Optional[Mapping[str, Any]]]:
+        slices = self.slices(sync_mode)
+        if self.prefetch and self.config.num_workers > 1:
+            slices = self._prefetching(slices, stream_state or {})
+        yield from slices
+        self.on_slices_done()
+
+    def slices(self, sync_mode: SyncMode) -> Iterable[Mapping[str, Any]]:
+        yield {}
+
+    def on_slices_done(self) -> None:
+        """Called once every slice has been read (the CDK asks for the next slice only after reading one)."""
+
+    def _prefetching(self, slices: Iterable[Mapping[str, Any]], stream_state: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+        window: deque = deque()
+        for stream_slice in slices:
+            stream_slice = dict(stream_slice, prefetch_id=next(self._slice_ids))
+            self._prefetched[stream_slice["prefetch_id"]] = self.context.executor.submit(
+                lambda s=stream_slice: list(self.read_pages(s, stream_state))
+            )
+            window.append(stream_slice)
+            if len(window) >= self.config.num_workers:
+                yield window.popleft()
+        yield from window
+
+    def fetch(self, stream_slice: Mapping[str, Any], stream_state: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+        """The slice's records: from its prefetched future if there is one (re-raising its error), else read now."""
+        future = self._prefetched.pop(stream_slice.get("prefetch_id", -1), None)
+        if future is None:
+            return self.read_pages(stream_slice, stream_state)
+        return future.result()
+
     # --- reading ------------------------------------------------------------------------------------
     def read_records(self, sync_mode=SyncMode.full_refresh, cursor_field=None, stream_slice=None, stream_state=None) -> Iterable[Mapping[str, Any]]:
         stream_slice = stream_slice or {}
         parents: Optional[list] = [] if self.remembers_parents and not stream_slice else None
         try:
-            for record in self.read_pages(stream_slice, stream_state or {}):
+            for record in self.fetch(stream_slice, stream_state or {}):
                 if parents is not None:
                     parents.append(self.parent_view(record))
                 yield record
@@ -220,11 +270,10 @@ class SegmentStream(HttpStream, ABC):
         return item
 
     def _has_primary_key(self, record: Mapping[str, Any]) -> bool:
-        keys = self.primary_key if isinstance(self.primary_key, list) else [self.primary_key]
-        missing = [key for key in keys if record.get(key) is None]
-        if missing:
-            self.logger.warning(f"Stream `{self.name}`: skipped a record without its primary key {missing}.")
-            return False
+        for key in self._key_fields:
+            if record.get(key) is None:
+                self.logger.warning(f"Stream `{self.name}`: skipped a record without its primary key field `{key}`.")
+                return False
         return True
 
     def parent_view(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -286,19 +335,22 @@ class SegmentChildStream(SegmentStream, ABC):
     parent: type[SegmentStream]
     parent_id_field: str = ""  # the top-level field naming the parent in every record
     has_multiple_slices = True
+    prefetch = True
 
     def __init__(self, context: SyncContext):
         super().__init__(context)
         self.cursor = ParentProgress()
 
-    def stream_slices(self, *, sync_mode=SyncMode.full_refresh, cursor_field=None, stream_state=None) -> Iterable[Optional[Mapping[str, Any]]]:
+    def slices(self, sync_mode: SyncMode) -> Iterable[Mapping[str, Any]]:
         parents = self.context.parents(self.parent(self.context))
         for parent in parents[self.cursor.resume_index(parents):]:
             if self.skipped:
                 return
             yield self.slice_for(parent)
+
+    def on_slices_done(self) -> None:
         self.cursor.finished = True
-        if getattr(self, "_forbidden_parents", 0) > 0:  # too few parents to tell above: all of them said 403
+        if getattr(self, "_forbidden_parents", 0) > 0:  # too few parents to tell: all of them said 403
             self.skipped = True
             self.logger.warning(skip_warning(self.name, 403, self.feature))
 
@@ -315,7 +367,7 @@ class SegmentChildStream(SegmentStream, ABC):
         if self.skipped:
             return
         try:
-            yield from self.read_pages(stream_slice, stream_state)
+            yield from self.fetch(stream_slice, stream_state)
             self._forbidden_parents = -1  # one parent answered: 403s from now on are per parent
         except SegmentApiError as error:
             parent_id = stream_slice["parent"]["id"]

@@ -37,11 +37,15 @@ class SegmentIncrementalStream(SegmentStream, CheckpointMixin):
     def __init__(self, context):
         super().__init__(context)
         self._cursor: Optional[datetime] = None
+        self._formatted: tuple = (None, {})
         self.now = datetime.now(timezone.utc)  # one "now" per sync, so windows do not drift while reading
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return {self.cursor_field: self.format_cursor(self._cursor)} if self._cursor else {}
+        # The CDK reads the state after every record: format it only when the cursor moves.
+        if self._formatted[0] is not self._cursor:
+            self._formatted = (self._cursor, {self.cursor_field: self.format_cursor(self._cursor)} if self._cursor else {})
+        return dict(self._formatted[1])
 
     @state.setter
     def state(self, value: Mapping[str, Any]) -> None:
@@ -84,7 +88,7 @@ class UsageStream(SegmentIncrementalStream):
     count_fields: tuple = ()
     REVISION_DAYS = 3  # how long after month end Segment may still revise that month (observed: a day or two)
 
-    def stream_slices(self, *, sync_mode=SyncMode.full_refresh, cursor_field=None, stream_state=None) -> Iterable[Optional[Mapping[str, Any]]]:
+    def slices(self, sync_mode: SyncMode) -> Iterable[Mapping[str, Any]]:
         start, cursor = self.config.start_date, self.resume_point(sync_mode)
         if cursor:
             start = max(start, cursor - timedelta(days=self.REVISION_DAYS))
@@ -101,7 +105,7 @@ class UsageStream(SegmentIncrementalStream):
             return None
         for field in self.count_fields:
             value = record.get(field)
-            if isinstance(value, str):
+            if value.__class__ is str:
                 try:
                     record[field] = int(value)  # a bigint in a string: Python ints do not overflow
                 except ValueError:
@@ -156,8 +160,9 @@ class AuditEvents(SegmentIncrementalStream):
     endpoint = "/audit-events"
     data_key = "events"
     feature = "audit_trail"
+    prefetch = True
 
-    def stream_slices(self, *, sync_mode=SyncMode.full_refresh, cursor_field=None, stream_state=None) -> Iterable[Optional[Mapping[str, Any]]]:
+    def slices(self, sync_mode: SyncMode) -> Iterable[Mapping[str, Any]]:
         start, cursor = self.config.start_date, self.resume_point(sync_mode)
         if cursor:
             start = max(start, cursor - timedelta(minutes=self.config.audit_events_lookback_minutes))
@@ -180,11 +185,12 @@ class EventVolumeDaily(SegmentIncrementalStream):
     data_key = "result"
     primary_key = ["day", "sourceId", "eventName", "eventType"]
     cursor_field = "day"
+    prefetch = True
 
     def format_cursor(self, cursor: datetime) -> str:
         return cursor.date().isoformat()
 
-    def stream_slices(self, *, sync_mode=SyncMode.full_refresh, cursor_field=None, stream_state=None) -> Iterable[Optional[Mapping[str, Any]]]:
+    def slices(self, sync_mode: SyncMode) -> Iterable[Mapping[str, Any]]:
         day = (self.resume_point(sync_mode) or self.config.start_date).date()
         today = self.now.date()
         step = timedelta(days=self.config.event_volume_window_days)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, MutableMapping, Optional
 
+from airbyte_cdk.models import SyncMode
+
 from source_segment.streams.base import SegmentChildStream
 from source_segment.streams.incremental import iso
 from source_segment.streams.workspace import Destinations, Groups, Sources, TrackingPlans, Warehouses
@@ -89,8 +91,8 @@ class DestinationDeliveryMetricsSummary(SegmentChildStream):
         end = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=1)
         self.window = (end - timedelta(hours=self.config.delivery_metrics_window_hours), end)
 
-    def stream_slices(self, **kwargs: Any) -> Iterable[Optional[Mapping[str, Any]]]:
-        for stream_slice in super().stream_slices(**kwargs):
+    def slices(self, sync_mode: SyncMode) -> Iterable[Mapping[str, Any]]:
+        for stream_slice in super().slices(sync_mode):
             if stream_slice["parent"].get("sourceId"):
                 yield stream_slice
             else:

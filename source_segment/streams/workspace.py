@@ -141,9 +141,10 @@ class Functions(SegmentStream):
     endpoint = "/functions"
     data_key = "functions"
     feature = "functions"
+    prefetch = True
     RESOURCE_TYPES = ("DESTINATION", "INSERT_DESTINATION", "INSERT_SOURCE", "INSERT_TRANSFORMATION", "SOURCE")
 
-    def stream_slices(self, *, sync_mode=SyncMode.full_refresh, cursor_field=None, stream_state=None) -> Iterable[Optional[Mapping[str, Any]]]:
+    def slices(self, sync_mode: SyncMode) -> Iterable[Mapping[str, Any]]:
         for resource_type in self.RESOURCE_TYPES:
             if self.skipped:
                 return
