@@ -39,7 +39,7 @@ USER_AGENT = "airbyte-source-segment"
 class SegmentClient:
     # Seams for tests: replace with a fake clock/sleep instead of waiting for real.
     sleep: Callable[[float], None] = staticmethod(time.sleep)
-    timeout = (10, 60)  # (connect, read) seconds
+    connect_timeout = 10  # seconds
 
     def __init__(self, config: SegmentConfig, logger: Optional[logging.Logger] = None, budget: Optional[CallBudget] = None):
         self._config = config
@@ -55,7 +55,6 @@ class SegmentClient:
         if session is None:
             session = requests.Session()
             session.headers.update({"Authorization": f"Bearer {self._config.api_token}", "User-Agent": USER_AGENT})
-            session.max_redirects = 0
             self._local.session = session
         return session
 
@@ -69,6 +68,7 @@ class SegmentClient:
             requests.Request("GET", self._config.base_url + path, params=params, headers={"Accept": ACCEPT[version]})
         )
         failures = 0
+        throttles = 0  # 429s that carried no wait signal: those back off exponentially
         rate_limit_waited = 0.0
         while True:
             self._budget.acquire(path)
@@ -78,7 +78,8 @@ class SegmentClient:
             if isinstance(response, requests.Response) and response.status_code == 429:
                 wait = wait_seconds_from_429(response)
                 if wait is None:  # no signal at all: back off as for any transient error
-                    wait = min(60.0, 2.0 ** min(failures, 6))
+                    throttles += 1
+                    wait = min(60.0, 2.0 ** min(throttles - 1, 6))
                 if rate_limit_waited + wait > self._config.max_rate_limit_wait_seconds:
                     raise self._give_up(path, f"still rate limited after waiting {rate_limit_waited:.0f} s in total "
                                         f"(max_rate_limit_wait_seconds={self._config.max_rate_limit_wait_seconds})")
@@ -97,7 +98,8 @@ class SegmentClient:
         """Returns (None, body) on success, or (what went wrong, response-or-None) for a retryable failure."""
         self.request_count += 1
         try:
-            response = self._session.send(request, timeout=self.timeout, allow_redirects=False)
+            timeout = (self.connect_timeout, self._config.request_timeout_seconds)
+            response = self._session.send(request, timeout=timeout, allow_redirects=False)
         except TRANSIENT_ERRORS as error:
             return f"{type(error).__name__}", None
         status = response.status_code

@@ -49,6 +49,7 @@ class SegmentConfig:
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
     max_rate_limit_wait_seconds: int = 900
     max_retries: int = 5
+    request_timeout_seconds: int = 60
     audit_events_lookback_minutes: int = 5
     audit_events_window_days: int = 7
     event_volume_window_days: int = 7
@@ -193,6 +194,7 @@ def parse_config(config: Mapping[str, Any], now: Callable[[], datetime] = lambda
         requests_per_minute=_integer(config, "requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE, 1, 6000, "the request rate"),
         max_rate_limit_wait_seconds=_integer(config, "max_rate_limit_wait_seconds", 900, 0, 86400, "the total rate-limit wait"),
         max_retries=_integer(config, "max_retries", 5, 0, 20, "the retry count"),
+        request_timeout_seconds=_integer(config, "request_timeout_seconds", 60, 1, 600, "the read timeout"),
         audit_events_lookback_minutes=_integer(config, "audit_events_lookback_minutes", 5, 0, 1440, "the lookback"),
         audit_events_window_days=_integer(config, "audit_events_window_days", 7, 1, 90, "the window"),
         event_volume_window_days=_integer(config, "event_volume_window_days", 7, 1, 30, "the window"),

@@ -106,3 +106,95 @@ def final_state(output: EntrypointOutput, stream: str) -> dict:
 
 def all_states(output: EntrypointOutput, stream: str) -> List[dict]:
     return [dict(vars(m.state.stream.stream_state)) for m in output.state_messages if m.state.stream.stream_descriptor.name == stream]
+
+
+# --- helpers for the incremental and relationship tests (appended; the functions above are unchanged) ---
+
+
+def freeze_now(monkeypatch: Any, moment: Any) -> None:
+    """Pins the "now" the incremental and relationship streams read (`datetime.now(timezone.utc)` in their
+    modules) without touching config validation, which still compares start_date with the real clock."""
+    from datetime import datetime as real_datetime
+
+    import source_segment.streams.incremental as incremental_module
+    import source_segment.streams.relationships as relationships_module
+
+    class FrozenDatetime(real_datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> real_datetime:  # type: ignore[override]
+            return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
+
+    monkeypatch.setattr(incremental_module, "datetime", FrozenDatetime)
+    monkeypatch.setattr(relationships_module, "datetime", FrozenDatetime)
+
+
+def record_client_calls(monkeypatch: Any) -> List[tuple]:
+    """Every `SegmentClient.get(path, params, version)` the connector makes, in order (retries not repeated).
+    HttpMocker checks each request exactly; this shows which requests were made and in what order."""
+    from source_segment.client import SegmentClient
+
+    calls: List[tuple] = []
+    original = SegmentClient.get
+
+    def spy(self: Any, path: str, params: Optional[Mapping[str, Any]] = None, version: str = "v1") -> Any:
+        calls.append((path, dict(params or {}), version))
+        return original(self, path, params, version)
+
+    monkeypatch.setattr(SegmentClient, "get", spy)
+    return calls
+
+
+def log_messages(output: EntrypointOutput, level: str) -> List[str]:
+    """Log lines at one level: "INFO", "WARN", "ERROR"."""
+    return [m.log.message for m in output.logs if m.log.level.name == level]
+
+
+def error_messages(output: EntrypointOutput) -> List[str]:
+    return [m.trace.error.message for m in output.errors]
+
+
+# --- helpers for the connector-core tests (config, check, HTTP foundation, workspace streams) -------------
+
+
+import contextlib  # noqa: E402
+from typing import Iterator  # noqa: E402
+
+from airbyte_cdk.models import AirbyteMessageSerializer, FailureType  # noqa: E402
+from airbyte_cdk.test.mock_http import HttpMocker  # noqa: E402
+
+
+@contextlib.contextmanager
+def mocked_api(strict: bool = True) -> Iterator[HttpMocker]:
+    """An HttpMocker that, on a clean exit, also fails if a mocked response was not requested as often as given.
+
+    (The plain `with HttpMocker()` form skips that check; only its decorator form runs it.) `strict=False`
+    skips it too, for tests that mock a request in order to prove it is *not* sent.
+    """
+    with HttpMocker() as mocker:
+        yield mocker
+        if strict:
+            mocker._validate_all_matchers_called()
+
+
+def sent(mocker: HttpMocker) -> list:
+    """Every request the connector sent while the mocker was active, matched or not (requests_mock history)."""
+    return list(mocker._mocker.request_history)
+
+
+def serialized(output: EntrypointOutput) -> str:
+    """The whole output as the platform would see it: every message, serialized to JSON, one per line."""
+    return "\n".join(json.dumps(AirbyteMessageSerializer.dump(message)) for message in output.get_message_iterator())
+
+
+def error_traces(output: EntrypointOutput) -> list:
+    """The `trace.error` objects of the run (message, internal_message, failure_type, stack_trace)."""
+    return [message.trace.error for message in output.errors]
+
+
+def config_errors(output: EntrypointOutput) -> list:
+    return [error for error in error_traces(output) if error.failure_type == FailureType.config_error]
+
+
+def stream_schemas(cfg: Optional[dict] = None) -> dict:
+    """Each stream's JSON schema as discover would publish it, with shared `$ref`s resolved."""
+    return {stream.name: stream.get_json_schema() for stream in SourceSegment().streams(cfg or config())}

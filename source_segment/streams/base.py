@@ -14,13 +14,23 @@ import json
 import logging
 import re
 import threading
+import time
 from abc import ABC
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 
 import requests
-from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.models import (
+    AirbyteEstimateTraceMessage,
+    AirbyteMessage,
+    AirbyteTraceMessage,
+    EstimateType,
+    FailureType,
+    SyncMode,
+    TraceType,
+    Type,
+)
 from airbyte_cdk.sources.streams.checkpoint import Cursor
 from airbyte_cdk.sources.streams.checkpoint.checkpoint_reader import FULL_REFRESH_COMPLETE_STATE
 from airbyte_cdk.sources.streams.http import HttpStream
@@ -73,15 +83,20 @@ class SyncContext:
                 self._executor = ThreadPoolExecutor(max_workers=self.config.num_workers, thread_name_prefix="segment")
             return self._executor
 
-    def remember_parents(self, kind: str, parents: List[Mapping[str, Any]]) -> None:
+    def remember_parents(self, kind: str, parents: Optional[List[Mapping[str, Any]]]) -> None:
+        """Records a parent stream's list, or None when the parent stream itself was gated (403)."""
         with self._lock:
             self._parents.setdefault(kind, parents)
 
-    def parents(self, stream: "SegmentStream") -> List[Mapping[str, Any]]:
-        """The parent list for child streams; read at most once per sync, or taken from the parent stream's own read."""
+    def parents(self, stream: "SegmentStream") -> Optional[List[Mapping[str, Any]]]:
+        """The parent list for child streams, read at most once per sync (or taken from the parent stream's own
+        read); None if the parent stream is gated, so its children are gated too."""
         with self._lock:
             if stream.name not in self._parents:
-                self._parents[stream.name] = [stream.parent_view(record) for record in stream.read_records(SyncMode.full_refresh)]
+                listed = [
+                    stream.parent_view(record) for record in stream.read_records(SyncMode.full_refresh) if not isinstance(record, AirbyteMessage)
+                ]
+                self._parents.setdefault(stream.name, None if stream.skipped else listed)
             return self._parents[stream.name]
 
 
@@ -146,14 +161,42 @@ class SegmentStream(HttpStream, ABC):
 
     # --- slicing ------------------------------------------------------------------------------------
     def stream_slices(self, *, sync_mode=SyncMode.full_refresh, cursor_field=None, stream_state=None) -> Iterable[Optional[Mapping[str, Any]]]:
-        slices = self.slices(sync_mode)
+        planned = list(self.slices(sync_mode))  # slice lists are small (parents, months, windows); their count drives ESTIMATEs
+        self._progress = {"slices": len(planned), "done": 0, "records": 0}
+        slices: Iterable[Mapping[str, Any]] = planned
         if self.prefetch and self.config.num_workers > 1:
-            slices = self._prefetching(slices, stream_state or {})
-        yield from slices
+            slices = self._prefetching(planned, stream_state or {})
+        for stream_slice in slices:
+            if self.skipped:
+                break
+            yield stream_slice
         self.on_slices_done()
 
     def slices(self, sync_mode: SyncMode) -> Iterable[Mapping[str, Any]]:
         yield {}
+
+    def estimate(self, rows: int) -> AirbyteMessage:
+        """An ESTIMATE trace, so Airbyte and PyAirbyte can show how far a long sync has come."""
+        return AirbyteMessage(
+            type=Type.TRACE,
+            trace=AirbyteTraceMessage(
+                type=TraceType.ESTIMATE,
+                emitted_at=time.time() * 1000,
+                estimate=AirbyteEstimateTraceMessage(name=self.name, type=EstimateType.STREAM, row_estimate=max(0, int(rows))),
+            ),
+        )
+
+    def slice_finished(self, records: int) -> Optional[AirbyteMessage]:
+        """After each tenth of a sliced stream: rows read so far, extrapolated over all its slices."""
+        progress = getattr(self, "_progress", None)
+        if not progress or progress["slices"] < 2:
+            return None
+        progress["done"] += 1
+        progress["records"] += records
+        step = max(1, progress["slices"] // 10)
+        if progress["done"] == 1 or progress["done"] % step == 0:
+            return self.estimate(progress["records"] * progress["slices"] / progress["done"])
+        return None
 
     def on_slices_done(self) -> None:
         """Called once every slice has been read (the CDK asks for the next slice only after reading one)."""
@@ -161,6 +204,8 @@ class SegmentStream(HttpStream, ABC):
     def _prefetching(self, slices: Iterable[Mapping[str, Any]], stream_state: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         window: deque = deque()
         for stream_slice in slices:
+            if self.skipped:  # gated: submit no more requests for this stream
+                break
             stream_slice = dict(stream_slice, prefetch_id=next(self._slice_ids))
             self._prefetched[stream_slice["prefetch_id"]] = self.context.executor.submit(
                 lambda s=stream_slice: list(self.read_pages(s, stream_state))
@@ -180,19 +225,29 @@ class SegmentStream(HttpStream, ABC):
     # --- reading ------------------------------------------------------------------------------------
     def read_records(self, sync_mode=SyncMode.full_refresh, cursor_field=None, stream_slice=None, stream_state=None) -> Iterable[Mapping[str, Any]]:
         stream_slice = stream_slice or {}
+        if self.skipped:  # gated on an earlier slice (the CDK peeks slices ahead, so more can still arrive)
+            self._prefetched.pop(stream_slice.get("prefetch_id", -1), None)
+            return
         parents: Optional[list] = [] if self.remembers_parents and not stream_slice else None
+        count = 0
         try:
             for record in self.fetch(stream_slice, stream_state or {}):
-                if parents is not None:
+                if parents is not None and not isinstance(record, AirbyteMessage):
                     parents.append(self.parent_view(record))
+                count += 1
                 yield record
             if parents is not None:
                 self.context.remember_parents(self.name, parents)
+            message = self.slice_finished(count) if stream_slice else None
+            if message:
+                yield message
         except SegmentApiError as error:
             if not self.is_unavailable(error):
                 raise error.as_failure(self.name) from None
             self.skipped = True
             self.logger.warning(skip_warning(self.name, error.status, self.feature))
+            if self.remembers_parents:
+                self.context.remember_parents(self.name, None)
 
     def read_pages(self, stream_slice: Mapping[str, Any], stream_state: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         path = self.path(stream_slice=stream_slice)
@@ -211,6 +266,10 @@ class SegmentStream(HttpStream, ABC):
             if not isinstance(data, Mapping):
                 self.logger.warning(f"Stream `{self.name}`: GET {path} returned no `data` object; treating the page as empty.")
                 return
+            if token is None and self.paginated and not stream_slice:
+                total = (data.get("pagination") or {}).get("totalEntries") if isinstance(data.get("pagination"), Mapping) else None
+                if isinstance(total, int):
+                    yield self.estimate(total)
             yield from self.parse_data(data, stream_slice)
             cursor = self._next_cursor(data) if self.paginated else None
             if not cursor:
@@ -342,11 +401,39 @@ class SegmentChildStream(SegmentStream, ABC):
         self.cursor = ParentProgress()
 
     def slices(self, sync_mode: SyncMode) -> Iterable[Mapping[str, Any]]:
-        parents = self.context.parents(self.parent(self.context))
+        parent = self.parent(self.context)
+        parents = self.context.parents(parent)
+        if parents is None:
+            self.skipped = True
+            self.logger.warning(skip_warning(self.name, 403, self.feature or parent.feature))
+            return
         for parent in parents[self.cursor.resume_index(parents):]:
             if self.skipped:
                 return
             yield self.slice_for(parent)
+
+    def estimate(self, rows: int) -> AirbyteMessage:
+        """An ESTIMATE trace, so Airbyte and PyAirbyte can show how far a long sync has come."""
+        return AirbyteMessage(
+            type=Type.TRACE,
+            trace=AirbyteTraceMessage(
+                type=TraceType.ESTIMATE,
+                emitted_at=time.time() * 1000,
+                estimate=AirbyteEstimateTraceMessage(name=self.name, type=EstimateType.STREAM, row_estimate=max(0, int(rows))),
+            ),
+        )
+
+    def slice_finished(self, records: int) -> Optional[AirbyteMessage]:
+        """After each tenth of a sliced stream: rows read so far, extrapolated over all its slices."""
+        progress = getattr(self, "_progress", None)
+        if not progress or progress["slices"] < 2:
+            return None
+        progress["done"] += 1
+        progress["records"] += records
+        step = max(1, progress["slices"] // 10)
+        if progress["done"] == 1 or progress["done"] % step == 0:
+            return self.estimate(progress["records"] * progress["slices"] / progress["done"])
+        return None
 
     def on_slices_done(self) -> None:
         self.cursor.finished = True
@@ -360,8 +447,14 @@ class SegmentChildStream(SegmentStream, ABC):
     def read_records(self, sync_mode=SyncMode.full_refresh, cursor_field=None, stream_slice=None, stream_state=None) -> Iterable[Mapping[str, Any]]:
         if not stream_slice:
             return
-        yield from self._read_parent(stream_slice, stream_state or {})
+        count = 0
+        for record in self._read_parent(stream_slice, stream_state or {}):
+            count += 1
+            yield record
         self.cursor.close_slice(stream_slice)  # not reached if the read raised: that parent is not done
+        message = self.slice_finished(count)
+        if message:
+            yield message
 
     def _read_parent(self, stream_slice: Mapping[str, Any], stream_state: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         if self.skipped:
