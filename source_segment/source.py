@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
+from airbyte_cdk.models import AirbyteMessage, ConfiguredAirbyteCatalog
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -52,6 +53,13 @@ class SourceSegment(AbstractSource):
             return False, error.message
         logger.info(f"Connected to Segment workspace {workspace.get('name')!r} (slug {workspace.get('slug')!r}) on {segment_config.host}.")
         return True, None
+
+    def read(self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Any = None) -> Iterator[AirbyteMessage]:
+        # Parent streams first: their records are shared with the relationship streams, which would otherwise
+        # list the parents again when the catalog puts a parent after its children.
+        parents = {cls.name for cls in ALL_STREAMS if cls.remembers_parents}
+        catalog.streams = sorted(catalog.streams, key=lambda configured: configured.stream.name not in parents)
+        yield from super().read(logger, config, catalog, state)
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         segment_config = parse_config(config)

@@ -203,9 +203,13 @@ class SegmentStream(HttpStream, ABC):
 
     def _prefetching(self, slices: Iterable[Mapping[str, Any]], stream_state: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         window: deque = deque()
+        submitted = 0
         for stream_slice in slices:
+            while window and not self.may_prefetch(submitted):
+                yield window.popleft()  # hand out what is in flight before asking for more
             if self.skipped:  # gated: submit no more requests for this stream
                 break
+            submitted += 1
             stream_slice = dict(stream_slice, prefetch_id=next(self._slice_ids))
             self._prefetched[stream_slice["prefetch_id"]] = self.context.executor.submit(
                 lambda s=stream_slice: list(self.read_pages(s, stream_state))
@@ -214,6 +218,9 @@ class SegmentStream(HttpStream, ABC):
             if len(window) >= self.config.num_workers:
                 yield window.popleft()
         yield from window
+
+    def may_prefetch(self, submitted: int) -> bool:
+        return True
 
     def fetch(self, stream_slice: Mapping[str, Any], stream_state: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         """The slice's records: from its prefetched future if there is one (re-raising its error), else read now."""
@@ -435,9 +442,14 @@ class SegmentChildStream(SegmentStream, ABC):
             return self.estimate(progress["records"] * progress["slices"] / progress["done"])
         return None
 
+    def may_prefetch(self, submitted: int) -> bool:
+        # Until a parent has answered, the stream may be gated for the whole workspace: send no more than the
+        # parents that decide it.
+        return getattr(self, "_forbidden_parents", 0) == -1 or submitted < GATED_AFTER_PARENTS
+
     def on_slices_done(self) -> None:
         self.cursor.finished = True
-        if getattr(self, "_forbidden_parents", 0) > 0:  # too few parents to tell: all of them said 403
+        if not self.skipped and getattr(self, "_forbidden_parents", 0) > 0:  # too few parents to tell: all said 403
             self.skipped = True
             self.logger.warning(skip_warning(self.name, 403, self.feature))
 
