@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
-from airbyte_cdk.models import AirbyteMessage, ConfiguredAirbyteCatalog
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, FailureType
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -54,7 +54,25 @@ class SourceSegment(AbstractSource):
         logger.info(f"Connected to Segment workspace {workspace.get('name')!r} (slug {workspace.get('slug')!r}) on {segment_config.host}.")
         return True, None
 
+    @classmethod
+    def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
+        try:
+            return super().read_state(state_path)
+        except Exception as error:  # the CDK raises a bare Exception with a stack trace for unreadable JSON
+            message = (
+                f"The state file {state_path} could not be read ({error.__class__.__name__}). Reset the connection's state "
+                "in Airbyte (or run without --state) to sync from start_date again."
+            )
+            raise AirbyteTracedException(message=message, internal_message=str(error), failure_type=FailureType.config_error) from None
+
     def read(self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Any = None) -> Iterator[AirbyteMessage]:
+        known = {cls.name for cls in ALL_STREAMS}
+        for configured in catalog.streams:
+            if configured.stream.name not in known:
+                logger.warning(
+                    f"Stream `{configured.stream.name}` is in the catalog but this connector has no such stream; it is "
+                    "skipped (marked INCOMPLETE). Refresh the source schema in Airbyte to drop it."
+                )
         # Parent streams first: their records are shared with the relationship streams, which would otherwise
         # list the parents again when the catalog puts a parent after its children.
         parents = {cls.name for cls in ALL_STREAMS if cls.remembers_parents}
