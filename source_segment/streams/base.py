@@ -419,29 +419,6 @@ class SegmentChildStream(SegmentStream, ABC):
                 return
             yield self.slice_for(parent)
 
-    def estimate(self, rows: int) -> AirbyteMessage:
-        """An ESTIMATE trace, so Airbyte and PyAirbyte can show how far a long sync has come."""
-        return AirbyteMessage(
-            type=Type.TRACE,
-            trace=AirbyteTraceMessage(
-                type=TraceType.ESTIMATE,
-                emitted_at=time.time() * 1000,
-                estimate=AirbyteEstimateTraceMessage(name=self.name, type=EstimateType.STREAM, row_estimate=max(0, int(rows))),
-            ),
-        )
-
-    def slice_finished(self, records: int) -> Optional[AirbyteMessage]:
-        """After each tenth of a sliced stream: rows read so far, extrapolated over all its slices."""
-        progress = getattr(self, "_progress", None)
-        if not progress or progress["slices"] < 2:
-            return None
-        progress["done"] += 1
-        progress["records"] += records
-        step = max(1, progress["slices"] // 10)
-        if progress["done"] == 1 or progress["done"] % step == 0:
-            return self.estimate(progress["records"] * progress["slices"] / progress["done"])
-        return None
-
     def may_prefetch(self, submitted: int) -> bool:
         # Until a parent has answered, the stream may be gated for the whole workspace: send no more than the
         # parents that decide it.
