@@ -127,6 +127,7 @@ class SegmentStream(HttpStream, ABC):
         self._prefetched: dict[int, Future] = {}
         self._key_fields = tuple(self.primary_key) if isinstance(self.primary_key, list) else (self.primary_key,)
         self._slice_ids = itertools.count()
+        self._progress: dict = {}
         super().__init__()
 
     @property
@@ -188,7 +189,7 @@ class SegmentStream(HttpStream, ABC):
 
     def slice_finished(self, records: int) -> Optional[AirbyteMessage]:
         """After each tenth of a sliced stream: rows read so far, extrapolated over all its slices."""
-        progress = getattr(self, "_progress", None)
+        progress = self._progress
         if not progress or progress["slices"] < 2:
             return None
         progress["done"] += 1
@@ -406,6 +407,8 @@ class SegmentChildStream(SegmentStream, ABC):
     def __init__(self, context: SyncContext):
         super().__init__(context)
         self.cursor = ParentProgress()
+        # parents that answered 403 before any answered 200; -1 once one did (403s are then per parent)
+        self._forbidden_parents = 0
 
     def slices(self, sync_mode: SyncMode) -> Iterable[Mapping[str, Any]]:
         parent = self.parent(self.context)
@@ -422,11 +425,11 @@ class SegmentChildStream(SegmentStream, ABC):
     def may_prefetch(self, submitted: int) -> bool:
         # Until a parent has answered, the stream may be gated for the whole workspace: send no more than the
         # parents that decide it.
-        return getattr(self, "_forbidden_parents", 0) == -1 or submitted < GATED_AFTER_PARENTS
+        return self._forbidden_parents == -1 or submitted < GATED_AFTER_PARENTS
 
     def on_slices_done(self) -> None:
         self.cursor.finished = True
-        if not self.skipped and getattr(self, "_forbidden_parents", 0) > 0:  # too few parents to tell: all said 403
+        if not self.skipped and self._forbidden_parents > 0:  # too few parents to tell: all said 403
             self.skipped = True
             self.logger.warning(skip_warning(self.name, 403, self.feature))
 
@@ -458,9 +461,8 @@ class SegmentChildStream(SegmentStream, ABC):
                 return
             if error.status != 403:
                 raise error.as_failure(self.name) from None
-            forbidden = getattr(self, "_forbidden_parents", 0)
-            if forbidden >= 0:
-                self._forbidden_parents = forbidden + 1
+            if self._forbidden_parents >= 0:
+                self._forbidden_parents += 1
                 if self._forbidden_parents >= GATED_AFTER_PARENTS:
                     self.skipped = True
                     self.logger.warning(skip_warning(self.name, 403, self.feature))
