@@ -26,13 +26,6 @@ class SourceSegment(AbstractSource):
     # JSON-schema check would fail first with a terser message.
     check_config_against_spec = False
 
-    def configure(self, config: Mapping[str, Any], temp_dir: str) -> Mapping[str, Any]:
-        config = dict(config)
-        # Configs written for other Segment connectors name regions `api` / `eu1`.
-        if config.get("region") in ("api", "eu1"):
-            config["region"] = {"api": "us", "eu1": "eu"}[config["region"]]
-        return config
-
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
         try:
             segment_config = parse_config(config)

@@ -174,6 +174,8 @@ class SegmentStream(HttpStream, ABC):
         self.on_slices_done()
 
     def slices(self, sync_mode: SyncMode) -> Iterable[Mapping[str, Any]]:
+        """The stream's slices, listed in full before reading starts; `stream_slices` stops handing them out once
+        the stream is gated."""
         yield {}
 
     def estimate(self, rows: int) -> AirbyteMessage:
@@ -418,8 +420,6 @@ class SegmentChildStream(SegmentStream, ABC):
             self.logger.warning(skip_warning(self.name, 403, self.feature or parent.feature))
             return
         for parent in parents[self.cursor.resume_index(parents):]:
-            if self.skipped:
-                return
             yield self.slice_for(parent)
 
     def may_prefetch(self, submitted: int) -> bool:

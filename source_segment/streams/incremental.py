@@ -93,7 +93,7 @@ class UsageStream(SegmentIncrementalStream):
         if cursor:
             start = max(start, cursor - timedelta(days=self.REVISION_DAYS))
         month, last = month_start(start), month_start(self.now)
-        while month <= last and not self.skipped:
+        while month <= last:
             following = next_month(month)
             month_end = datetime.combine(following, time.min, tzinfo=timezone.utc) - timedelta(days=1)
             yield {"params": {"period": month.isoformat()}, "complete_up_to": min(month_end, self.now)}
@@ -167,7 +167,7 @@ class AuditEvents(SegmentIncrementalStream):
         if cursor:
             start = max(start, cursor - timedelta(minutes=self.config.audit_events_lookback_minutes))
         step = timedelta(days=self.config.audit_events_window_days)
-        while start < self.now and not self.skipped:
+        while start < self.now:
             end = min(start + step, self.now)
             yield {"params": {"startTime": iso(start), "endTime": iso(end)}, "complete_up_to": end}
             start = end
@@ -195,7 +195,7 @@ class EventVolumeDaily(SegmentIncrementalStream):
         day = (self.resume_point(sync_mode) or self.config.start_date).date()
         today = self.now.date()
         step = timedelta(days=self.config.event_volume_window_days)
-        while day < today and not self.skipped:
+        while day < today:
             end = min(day + step, today)
             yield {
                 "params": {

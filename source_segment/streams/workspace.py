@@ -146,8 +146,6 @@ class Functions(SegmentStream):
 
     def slices(self, sync_mode: SyncMode) -> Iterable[Mapping[str, Any]]:
         for resource_type in self.RESOURCE_TYPES:
-            if self.skipped:
-                return
             yield {"params": {"resourceType": resource_type}}
 
 
