@@ -1,4 +1,4 @@
-"""SourceSegment: check and the stream list. Everything HTTP lives in client.py and streams/base.py."""
+"""SourceSegment: check and the stream list. HTTP lives in client.py, streams in streams/ (registry.py lists them)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_segment.client import SegmentClient
 from source_segment.config import ConfigError, parse_config
 from source_segment.errors import SegmentApiError
-from source_segment.streams.base import SyncContext
-from source_segment.streams.incremental import INCREMENTAL_STREAMS
-from source_segment.streams.relationships import RELATIONSHIP_STREAMS
-from source_segment.streams.workspace import WORKSPACE_STREAMS
-
-ALL_STREAMS = WORKSPACE_STREAMS + INCREMENTAL_STREAMS + RELATIONSHIP_STREAMS
+from source_segment.streams.context import SyncContext
+from source_segment.streams.registry import ALL_STREAMS
 
 
 class SourceSegment(AbstractSource):

@@ -1,4 +1,4 @@
-"""Workspace-level streams: one class per Segment list endpoint, declared by its endpoint and data key."""
+"""Workspace-level streams: one row per Segment list endpoint; classes only where a stream does more."""
 
 from __future__ import annotations
 
@@ -8,65 +8,18 @@ from airbyte_cdk.models import SyncMode
 
 from source_segment.errors import SegmentApiError
 from source_segment.streams.base import SegmentStream
+from source_segment.streams.declare import declare
 
-
-class Workspace(SegmentStream):
-    name = "workspace"
-    endpoint = "/"
-    data_key = "workspace"
-    paginated = False
-    single_object = True
-
-
-class Sources(SegmentStream):
-    name = "sources"
-    endpoint = "/sources"
-    data_key = "sources"
-    redact_fields = ("writeKeys", "settings")
-    remembers_parents = True
-
-
-class Destinations(SegmentStream):
-    name = "destinations"
-    endpoint = "/destinations"
-    data_key = "destinations"
-    redact_fields = ("settings",)
-    parent_fields = ("id", "sourceId")  # delivery metrics need the destination's source
-    remembers_parents = True
-
-
-class Warehouses(SegmentStream):
-    name = "warehouses"
-    endpoint = "/warehouses"
-    data_key = "warehouses"
-    redact_fields = ("settings",)
-    remembers_parents = True
-
-
-class CatalogSources(SegmentStream):
-    name = "catalog_sources"
-    endpoint = "/catalog/sources"
-    data_key = "sourcesCatalog"
-
-
-class CatalogDestinations(SegmentStream):
-    name = "catalog_destinations"
-    endpoint = "/catalog/destinations"
-    data_key = "destinationsCatalog"
-
-
-class CatalogWarehouses(SegmentStream):
-    name = "catalog_warehouses"
-    endpoint = "/catalog/warehouses"
-    data_key = "warehousesCatalog"
-
-
-class TrackingPlans(SegmentStream):
-    name = "tracking_plans"
-    endpoint = "/tracking-plans"
-    data_key = "trackingPlans"
-    feature = "protocols"
-    remembers_parents = True
+Workspace = declare("workspace", endpoint="/", data_key="workspace", paginated=False, single_object=True)
+Sources = declare("sources", endpoint="/sources", data_key="sources", redact_fields=("writeKeys", "settings"), remembers_parents=True)
+# delivery metrics need the destination's source, hence parent_fields
+Destinations = declare("destinations", endpoint="/destinations", data_key="destinations", redact_fields=("settings",),
+                       parent_fields=("id", "sourceId"), remembers_parents=True)
+Warehouses = declare("warehouses", endpoint="/warehouses", data_key="warehouses", redact_fields=("settings",), remembers_parents=True)
+CatalogSources = declare("catalog_sources", endpoint="/catalog/sources", data_key="sourcesCatalog")
+CatalogDestinations = declare("catalog_destinations", endpoint="/catalog/destinations", data_key="destinationsCatalog")
+CatalogWarehouses = declare("catalog_warehouses", endpoint="/catalog/warehouses", data_key="warehousesCatalog")
+TrackingPlans = declare("tracking_plans", endpoint="/tracking-plans", data_key="trackingPlans", feature="protocols", remembers_parents=True)
 
 
 class Users(SegmentStream):
@@ -92,17 +45,8 @@ class Users(SegmentStream):
         return record
 
 
-class Groups(SegmentStream):
-    name = "groups"
-    endpoint = "/groups"
-    data_key = "userGroups"
-    remembers_parents = True
-
-
-class Roles(SegmentStream):
-    name = "roles"
-    endpoint = "/roles"
-    data_key = "roles"
+Groups = declare("groups", endpoint="/groups", data_key="userGroups", remembers_parents=True)
+Roles = declare("roles", endpoint="/roles", data_key="roles")
 
 
 class Invites(SegmentStream):
@@ -119,19 +63,8 @@ class Invites(SegmentStream):
         return super().transform(item, stream_slice)
 
 
-class Labels(SegmentStream):
-    name = "labels"
-    endpoint = "/labels"
-    data_key = "labels"
-    primary_key = ["key", "value"]
-    paginated = False
-
-
-class Transformations(SegmentStream):
-    name = "transformations"
-    endpoint = "/transformations"
-    data_key = "transformations"
-    feature = "protocols"
+Labels = declare("labels", endpoint="/labels", data_key="labels", primary_key=["key", "value"], paginated=False)
+Transformations = declare("transformations", endpoint="/transformations", data_key="transformations", feature="protocols")
 
 
 class Functions(SegmentStream):
@@ -149,28 +82,10 @@ class Functions(SegmentStream):
             yield {"params": {"resourceType": resource_type}}
 
 
-class Spaces(SegmentStream):
-    name = "spaces"
-    endpoint = "/spaces"
-    data_key = "spaces"
-    version = "alpha"
-    feature = "spaces"
-
-
-class ReverseEtlModels(SegmentStream):
-    name = "reverse_etl_models"
-    endpoint = "/reverse-etl-models"
-    data_key = "models"
-    version = "alpha"
-    feature = "reverse_etl"
-
-
-class Regulations(SegmentStream):
-    name = "regulations"
-    endpoint = "/regulations"
-    data_key = "regulations"
-    # Segment answers 404, not an empty list, when every deletion request is older than its 90-day retention.
-    not_found_means_empty = True
+Spaces = declare("spaces", endpoint="/spaces", data_key="spaces", version="alpha", feature="spaces")
+ReverseEtlModels = declare("reverse_etl_models", endpoint="/reverse-etl-models", data_key="models", version="alpha", feature="reverse_etl")
+# Segment answers 404, not an empty list, when every deletion request is older than its 90-day retention.
+Regulations = declare("regulations", endpoint="/regulations", data_key="regulations", not_found_means_empty=True)
 
 
 WORKSPACE_STREAMS = (
