@@ -95,11 +95,16 @@ def run_connector(
             (Path(tmp) / "state.json").write_text(json.dumps(state))
             args += ["--state", str(Path(tmp) / "state.json")]
         started = time.monotonic()
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+        # Bytes, not text: a SIGKILL can cut the last line inside a multi-byte character. Only whole lines
+        # (ending in a newline) are decoded; a cut tail is dropped, as a destination would drop it.
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
         usage = _ProcessUsage(process.pid)
         messages, lines, records = [], [], 0
         assert process.stdout is not None
-        for line in process.stdout:
+        for raw in process.stdout:
+            if not raw.endswith(b"\n"):
+                break
+            line = raw.decode("utf-8")
             lines.append(line)
             try:
                 message = json.loads(line)
@@ -119,7 +124,7 @@ def run_connector(
             process.kill()
             _, stderr = process.communicate()
         usage.stop()
-        return Run(process.returncode, messages, "".join(lines), stderr or "", time.monotonic() - started, usage.peak_rss_mb, usage.cpu_seconds)
+        return Run(process.returncode, messages, "".join(lines), (stderr or b"").decode("utf-8", "replace"), time.monotonic() - started, usage.peak_rss_mb, usage.cpu_seconds)
 
 
 class _ProcessUsage:

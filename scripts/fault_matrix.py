@@ -29,8 +29,8 @@ FAULT_RATE = 0.08
 MAX_CONSECUTIVE = 1
 # The `timeout` row stalls a response for STALL_SECONDS, past the READ_TIMEOUT the connector is configured with
 # (`request_timeout_seconds`), so the client really times out and retries the request.
-STALL_SECONDS = 2.0
-READ_TIMEOUT = 1
+STALL_SECONDS = 6.0
+READ_TIMEOUT = 3
 MONTHS_BACK = 3
 ORDER = ["429_retry_after", "429_ms_before_next", "429_reset", "500", "502", "503_html", "504", "reset", "timeout",
          "truncated", "invalid_json"]

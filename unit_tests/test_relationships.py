@@ -506,8 +506,10 @@ def test_interrupted_child_read_checkpoints_the_last_finished_parent_and_resumes
         _mock_child(m, child, parents[0])
         _mock_child(m, child, parents[1])
         _mock_child(m, child, parents[2], [error(500, "Internal Server Error")] * 3)
-        _mock_child(m, child, parents[3])  # may be prefetched; never emitted before parent 3 is done
+        # Prefetched once parent 0 has answered, and awaited when parent 2 fails: requested exactly once, never emitted.
+        prefetched = _mock_child(m, child, parents[3])
         interrupted = run_read(child.stream, cfg, expected_outcome=ExpectedOutcome.EXPECT_EXCEPTION)
+        m.assert_number_of_calls(prefetched, 1)
 
     assert _parent_ids(interrupted, child) == [parents[0]["id"], parents[1]["id"]]
     assert final_state(interrupted, child.stream) == {"resume_after_parent": parents[1]["id"]}

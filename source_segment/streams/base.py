@@ -111,7 +111,21 @@ class SegmentStream(Paginated, RecordShaping, HttpStream, ABC):
     def fetch(self, stream_slice: Mapping[str, Any], stream_state: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         """The slice's records: from its prefetched future if there is one (re-raising its error), else read now."""
         future = self._prefetcher.take(stream_slice) if self._prefetcher else None
-        return self.read_pages(stream_slice, stream_state) if future is None else future.result()
+        if future is None:
+            return self.read_pages(stream_slice, stream_state)
+        try:
+            return future.result()
+        except SegmentApiError:
+            raise  # the stream decides: a 403/404 may skip just this slice (see `fail`)
+        except BaseException:
+            self._prefetcher.drain()
+            raise
+
+    def fail(self, error: SegmentApiError) -> Exception:
+        """The error that ends this stream's read, once no request of it is still in flight."""
+        if self._prefetcher:
+            self._prefetcher.drain()
+        return error.as_failure(self.name)
 
     # --- reading -------------------------------------------------------------------------------------
     def read_records(self, sync_mode=SyncMode.full_refresh, cursor_field=None, stream_slice=None, stream_state=None) -> Iterable[Mapping[str, Any]]:
@@ -135,7 +149,7 @@ class SegmentStream(Paginated, RecordShaping, HttpStream, ABC):
                 yield message
         except SegmentApiError as error:
             if not self.is_unavailable(error):
-                raise error.as_failure(self.name) from None
+                raise self.fail(error) from None
             self.skip(error.status)
             if self.remembers_parents:
                 self.context.remember_parents(self.name, None)

@@ -131,7 +131,7 @@ class SegmentChildStream(SegmentStream, ABC):
                 self.logger.info(f"Stream `{self.name}`: parent {parent_id} no longer exists (404); skipped.")
                 return
             if error.status != 403:
-                raise error.as_failure(self.name) from None
+                raise self.fail(error) from None
             if self._forbidden_parents >= 0:
                 self._forbidden_parents += 1
                 if self._forbidden_parents >= GATED_AFTER_PARENTS:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, wait
 from typing import Any, Callable, Iterable, List, Mapping
 
 ReadSlice = Callable[[Mapping[str, Any]], List[Any]]
@@ -51,3 +51,10 @@ class Prefetcher:
     def take(self, stream_slice: Mapping[str, Any]) -> "Future | None":
         """The slice's future, if it was prefetched; the caller reads it (re-raising its error) or drops it."""
         return self._futures.pop(stream_slice.get("prefetch_id", -1), None)
+
+    def drain(self) -> None:
+        """Once the stream has failed: wait for every slice already handed to the pool, so no request of this
+        stream is still in flight after the failure is reported. Waiting rather than cancelling keeps what was
+        requested independent of thread timing (at most `num_workers` slices are outstanding)."""
+        futures, self._futures = list(self._futures.values()), {}
+        wait(futures)
