@@ -9,12 +9,35 @@ builds them (a rule without `key` becomes "", usage counts become ints, event vo
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
+from integration_tests.operations_expected import OPERATIONS_GATED_BY, operations_keys
 from integration_tests.simulator.data import Workspace, add_months
 
 Key = Tuple[Any, ...]
+
+
+def function_id(item: Mapping[str, Any]) -> str:
+    """A function's id, or the stable one the connector derives when the API lists it without one (issue 12)."""
+    if isinstance(item.get("id"), str):
+        return item["id"]
+    canonical = json.dumps(dict(item), sort_keys=True, ensure_ascii=False, default=str)
+    return "derived:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def event_volume_rows(ws: Workspace, start_date: dt.date) -> Dict[Key, int]:
+    """(day, sourceId, eventName, eventType) -> count for every day with events; an absent key part is ""."""
+    rows: Dict[Key, int] = {}
+    for day in event_volume_days(ws, start_date):
+        d = dt.date.fromisoformat(day)
+        for sid, name, typ in ws.event_volume.triples:
+            count = ws.event_volume.count(d, sid, name, typ)
+            if count:
+                rows[(day, sid or "", name or "", typ or "")] = count
+    return rows
 
 # Stream -> simulator feature that gates it (403 when switched off); children of a gated parent are empty too.
 GATED_BY = {
@@ -28,6 +51,7 @@ GATED_BY = {
     "reverse_etl_models": "reverse_etl",
     "destination_subscriptions": "destination_subscriptions",
     "destination_delivery_metrics_summary": "delivery_metrics",
+    **{stream: feature for stream, feature in OPERATIONS_GATED_BY.items() if feature},  # issue 13
 }
 
 WORKSPACE_STREAMS = (
@@ -42,6 +66,9 @@ INCREMENTAL_STREAMS = (
     "usage_mtu_workspace_daily",
     "usage_mtu_per_source_daily",
     "event_volume_daily",
+    "warehouse_syncs",  # issue 13 (integration_tests/operations_expected.py)
+    "delivery_overview",
+    "reverse_etl_syncs",
 )
 SUBSTREAMS = (
     "source_connected_destinations",
@@ -54,6 +81,10 @@ SUBSTREAMS = (
     "tracking_plan_rules",
     "tracking_plan_sources",
     "group_users",
+    "source_regulations",  # issue 13
+    "audiences",
+    "computed_traits",
+    "function_versions",
 )
 ALL_STREAMS = WORKSPACE_STREAMS + INCREMENTAL_STREAMS + SUBSTREAMS
 # Streams whose records must equal the API item exactly (no redaction, no added fields).
@@ -140,14 +171,12 @@ def expected_keys(ws: Workspace, start_date: dt.date, disabled_features: Iterabl
         "invites": {(email,) for email in ws.invites},
         "labels": {(label["key"], label["value"]) for label in ws.labels},
         "transformations": {(t["id"],) for t in ws.transformations},
-        "functions": {(f["id"],) for f in ws.functions},
+        "functions": {(function_id(f),) for f in ws.functions},
         "spaces": {(s["id"],) for s in ws.spaces},
         "reverse_etl_models": {(m["id"],) for m in ws.reverse_etl_models},
         "regulations": {(r["id"],) for r in ws.regulations},
         "audit_events": {(e["id"],) for e in audit_events(ws, start_date)},
-        "event_volume_daily": {
-            (day, sid, name, typ) for day in event_volume_days(ws, start_date) for (sid, name, typ) in ws.event_volume.triples
-        },
+        "event_volume_daily": set(event_volume_rows(ws, start_date)),
         "source_connected_destinations": {
             (s["id"], d["id"]) for s in sources for d in ws.source_connected_destinations.get(s["id"], [])
         },
@@ -174,6 +203,7 @@ def expected_keys(ws: Workspace, start_date: dt.date, disabled_features: Iterabl
         keys[stream] = {
             (row["sourceId"], row["timestamp"]) if per_source else (row["timestamp"],) for row in usage_rows(ws, stream, start_date)
         }
+    keys.update(operations_keys(ws, disabled))
     for stream, feature in GATED_BY.items():
         if feature in disabled:
             keys[stream] = set()
@@ -193,7 +223,7 @@ def raw_items(ws: Workspace, start_date: dt.date) -> Dict[str, Dict[Key, Mapping
         "roles": (ws.roles, None),
         "labels": (ws.labels, lambda item: (item["key"], item["value"])),
         "transformations": (ws.transformations, None),
-        "functions": (ws.functions, None),
+        "functions": ([dict(f, id=function_id(f)) for f in ws.functions], None),
         "spaces": (ws.spaces, None),
         "reverse_etl_models": (ws.reverse_etl_models, None),
         "regulations": (ws.regulations, None),

@@ -81,6 +81,7 @@ INTERRUPT_TARGETS = {
     "usage_mtu_per_source_daily": r"^/usage/mtu/sources/daily$",
     "event_volume_daily": r"^/events/volume$",
     "tracking_plan_rules": r"^/tracking-plans/[^/]+/rules$",
+    "delivery_overview": r"^/delivery-overview/",  # issue 13: the cursor moves window by window
 }
 
 

@@ -11,6 +11,15 @@ Prints one table per run and writes everything to bench/results/latest.json:
 
     .venv/bin/python scripts/bench.py                 # defaults below, a few minutes
     .venv/bin/python scripts/bench.py --quick         # smaller, for a smoke run
+    .venv/bin/python scripts/bench.py --pacing a,b,c  # only the pacing scenarios (issue 16), see PACING
+
+Pacing scenarios (`--pacing`), each a full-refresh read of every stream with `requests_per_minute` unset
+unless the scenario sets it:
+  a. generous server limit (--generous-rate, default 1200/min, window empty at start) and 25 ms latency:
+     wall vs the floor, requests vs the minimum;
+  b. server limit 120/min: share of 429s, wall vs requests / 120 per minute;
+  c. requests_per_minute set (--cap, default 300) under a generous server: the most requests the server saw
+     in any 60-second window of its request log.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from integration_tests.harness import SIM_TOKEN, configured_catalog, discovered_streams, run_connector  # noqa: E402
 from integration_tests.simulator import Simulator  # noqa: E402
+from source_segment.rate_limiting import ENDPOINT_LIMITS_PER_MINUTE  # noqa: E402
 from source_segment.source import ALL_STREAMS  # noqa: E402
 
 PAGE_MAX = 1000
@@ -59,7 +69,7 @@ def start_date(months_back: int) -> str:
 def request_table(log, records_by_stream):
     """Per stream: requests made, minimum possible, duplicates, records."""
     made, minimum, dupes = Counter(), Counter(), Counter()
-    series_total, seen_ok = {}, Counter()
+    series_total, seen_ok, refused = {}, Counter(), set()
     for entry in log:
         stream = stream_of(entry.path)
         made[stream] += 1
@@ -71,8 +81,12 @@ def request_table(log, records_by_stream):
             if seen_ok[full] > 1:
                 dupes[stream] += 1
             series_total.setdefault(series, entry.total)
+        elif 400 <= entry.status < 500 and entry.status != 429:
+            refused.add(series)  # a 403/404 answer is a request the data needs too (a gone parent, a gated feature)
     for (path, _), total in series_total.items():
         minimum[stream_of(path)] += max(1, math.ceil((total or 0) / PAGE_MAX))
+    for path, _ in refused - set(series_total):
+        minimum[stream_of(path)] += 1
     rows = []
     for stream in sorted(set(made) | set(records_by_stream)):
         rows.append({"stream": stream, "requests": made[stream], "minimum": minimum[stream], "duplicates": dupes[stream], "records": len(records_by_stream.get(stream, []))})
@@ -119,6 +133,92 @@ def full_read(size, months, latency=0.0, rate=None, workers=None, streams=None, 
         return run, log, bodies
 
 
+def max_in_any_window(log, seconds=60.0):
+    """The most requests the server logged within any `seconds`-long window (two-pointer over arrival times)."""
+    times = sorted(entry.ts for entry in log)
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= seconds:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def lane_floor_seconds(log):
+    """The slowest documented per-endpoint limit: its n-th request cannot start before 60 s x (n-1) // limit."""
+    counts = Counter(pattern for entry in log for pattern, limit in ENDPOINT_LIMITS_PER_MINUTE.items() if re.match(pattern, entry.path))
+    return max((60.0 * ((n - 1) // ENDPOINT_LIMITS_PER_MINUTE[pattern]) for pattern, n in counts.items()), default=0.0)
+
+
+def pacing_scenario(name, size, months, latency, server_rate, cap=None, workers=None, window="moving", exclude=()):
+    """One read with `requests_per_minute` unset (or `cap`) against a server allowing `server_rate`/min."""
+    with Simulator(token=SIM_TOKEN, seed=1, size=size, latency=latency, rate_limit_per_minute=server_rate,
+                   rate_limit_window=window) as sim:
+        config = {"api_token": SIM_TOKEN, "base_url": sim.url, "start_date": start_date(months)}
+        if cap:
+            config["requests_per_minute"] = cap
+        if workers:
+            config["num_workers"] = workers
+        streams = discovered_streams(config)
+        catalog = configured_catalog(streams, incremental=False, only=[s["name"] for s in streams if s["name"] not in exclude])
+        sim.clear_log()
+        sim.reset_rate_limits()  # discover sends nothing today, but the window must start empty whatever it does
+        run = run_connector("read", config, catalog, timeout=3600)
+        log = list(sim.requests)
+    rows = request_table(log, run.records_by_stream())
+    total = len(log)
+    minimum = sum(row["minimum"] for row in rows)
+    throttled = sum(1 for entry in log if entry.status == 429)
+    rate_floor = total / (server_rate / 60.0) if server_rate else 0.0
+    # A window that starts empty admits `server_rate` requests at once; request n+1 can only start a window later.
+    window_floor = 60.0 * ((total - 1) // server_rate) + latency if server_rate else 0.0
+    critical = critical_path_seconds(log, latency)
+    lane = lane_floor_seconds(log)
+    leaked = SIM_TOKEN in run.stdout or SIM_TOKEN in run.stderr
+    result = {
+        "scenario": name, "window": window, "excluded": list(exclude), "size": size, "months": months, "latency": latency, "server_rate": server_rate, "cap": cap,
+        "workers": workers, "exit": run.returncode, "wall_seconds": round(run.seconds, 1), "requests": total,
+        "minimum": minimum, "requests_ratio": round(total / max(1, minimum), 3), "429s": throttled,
+        "429_share": round(throttled / max(1, total), 4), "rate_floor_seconds": round(rate_floor, 1),
+        "window_floor_seconds": round(window_floor, 1), "critical_path_seconds": round(critical, 2),
+        "lane_floor_seconds": round(lane, 1),
+        "wall_vs_rate_floor": round(run.seconds / max(rate_floor, critical, 1e-9), 3),
+        "wall_vs_floor": round(run.seconds / max(rate_floor, critical, lane, 1e-9), 3),
+        "max_in_any_60s": max_in_any_window(log), "records": len(run.records()), "token_in_output": leaked,
+        "per_stream": {row["stream"]: [row["records"], row["requests"], row["minimum"]] for row in rows},
+        "429_by_stream": dict(Counter(stream_of(entry.path) for entry in log if entry.status == 429)),
+        "errors": [m["trace"]["error"]["message"][:300] for m in run.of_type("TRACE") if m["trace"].get("type") == "ERROR"],
+    }
+    print(
+        f"[{name}] {size}{' without ' + ','.join(exclude) if exclude else ''}, {latency * 1000:.0f} ms, server {server_rate or 'unlimited'}/min {window}, requests_per_minute={cap or 'unset'}: "
+        f"wall {run.seconds:.1f} s (floor requests/rate {rate_floor:.1f} s, window floor {window_floor:.1f} s, critical path "
+        f"{critical:.1f} s, slowest endpoint lane {lane:.1f} s) ratio {result['wall_vs_floor']:.2f}; requests {total} / minimum {minimum} = "
+        f"{result['requests_ratio']:.3f}; 429s {throttled} ({100 * result['429_share']:.1f}%); max in any 60 s "
+        f"{result['max_in_any_60s']}; records {result['records']}; exit {run.returncode}; token in output: {leaked}"
+    )
+    for message in result["errors"]:
+        print(f"    error: {message}")
+    return result
+
+
+def run_pacing(args):
+    common = dict(workers=args.workers, window=args.window, exclude=tuple(filter(None, args.exclude.split(","))))
+    scenarios = {
+        # u: the same read with no server limit at all: what latency, CPU and stream order alone cost
+        "u": lambda: pacing_scenario("u", args.size, args.months, args.pacing_latency, None, **common),
+        "a": lambda: pacing_scenario("a", args.size, args.months, args.pacing_latency, args.generous_rate, **common),
+        "b": lambda: pacing_scenario("b", args.limited_size, args.months, args.pacing_latency, 120, **common),
+        "c": lambda: pacing_scenario("c", args.cap_size, args.months, args.pacing_latency, args.generous_rate, cap=args.cap, **common),
+    }
+    results = [scenarios[name]() for name in args.pacing.split(",")]
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    label = f"-{args.label}" if args.label else ""
+    (out / f"pacing{label}.json").write_text(json.dumps(results, indent=2, default=str))
+    print(f"results written to {out / f'pacing{label}.json'}")
+    return 0
+
+
 def bare_json_floor(bodies):
     """Throughput of json.loads on the served pages plus json.dumps per record: the least CPU any connector needs."""
     started = time.process_time()
@@ -144,7 +244,18 @@ def main() -> int:
     parser.add_argument("--memory-sizes", default="small,medium", help="two sizes for the peak RSS comparison")
     parser.add_argument("--workers", type=int, default=None, help="num_workers (default: the connector's default)")
     parser.add_argument("--quick", action="store_true", help="tiny/small sizes, 3 months: a smoke run")
+    parser.add_argument("--pacing", default=None, help="run only these pacing scenarios, e.g. a,b,c")
+    parser.add_argument("--generous-rate", type=int, default=1200, help="server limit of scenarios a and c, per minute")
+    parser.add_argument("--limited-size", default="small", help="workspace for scenario b (120/min makes it long)")
+    parser.add_argument("--cap", type=int, default=300, help="requests_per_minute of scenario c")
+    parser.add_argument("--pacing-latency", type=float, default=0.025, help="simulated latency of the pacing scenarios, seconds")
+    parser.add_argument("--cap-size", default="small", help="workspace for scenario c")
+    parser.add_argument("--exclude", default="", help="streams left out of the catalog, comma-separated")
+    parser.add_argument("--window", default="moving", choices=["moving", "fixed"], help="the simulator's global limit window")
+    parser.add_argument("--label", default="", help="suffix of the pacing results file, e.g. before/after")
     args = parser.parse_args()
+    if args.pacing:
+        return run_pacing(args)
     if args.quick:
         args.size, args.cpu_size, args.memory_sizes, args.months = "tiny", "small", "tiny,small", 3
 

@@ -19,7 +19,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_segment.config import SegmentConfig
 from source_segment.errors import SegmentApiError, segment_error_message, unauthorized
-from source_segment.rate_limiting import CallBudget, wait_seconds_from_429
+from source_segment.rate_limit_signals import wait_seconds_from_429
+from source_segment.rate_limiting import CallBudget, Ticket
 
 ACCEPT = {
     "v1": "application/vnd.segment.v1+json",
@@ -71,8 +72,8 @@ class SegmentClient:
         throttles = 0  # 429s that carried no wait signal: those back off exponentially
         rate_limit_waited = 0.0
         while True:
-            self._budget.acquire(path)
-            problem, response = self._send(request)
+            ticket = self._budget.acquire(path)
+            problem, response = self._send(request, ticket)
             if problem is None:
                 return response  # type: ignore[return-value]
             if isinstance(response, requests.Response) and response.status_code == 429:
@@ -80,6 +81,7 @@ class SegmentClient:
                 if wait is None:  # no signal at all: back off as for any transient error
                     throttles += 1
                     wait = min(60.0, 2.0 ** min(throttles - 1, 6))
+                self._budget.throttled(ticket, wait)
                 if rate_limit_waited + wait > self._config.max_rate_limit_wait_seconds:
                     raise self._give_up(path, f"still rate limited after waiting {rate_limit_waited:.0f} s in total "
                                         f"(max_rate_limit_wait_seconds={self._config.max_rate_limit_wait_seconds})")
@@ -94,14 +96,18 @@ class SegmentClient:
             self._logger.warning(f"GET {path} failed: {problem}; retry {failures}/{self._config.max_retries} in {wait:.0f} s.")
             self.sleep(wait)
 
-    def _send(self, request: requests.PreparedRequest) -> tuple[Optional[str], Any]:
+    def _send(self, request: requests.PreparedRequest, ticket: Ticket) -> tuple[Optional[str], Any]:
         """Returns (None, body) on success, or (what went wrong, response-or-None) for a retryable failure."""
         self.request_count += 1
+        response = None
         try:
             timeout = (self.connect_timeout, self._config.request_timeout_seconds)
             response = self._session.send(request, timeout=timeout, allow_redirects=False)
         except TRANSIENT_ERRORS as error:
             return f"{type(error).__name__}", None
+        finally:
+            # At once, before the body is parsed: requests waiting for this answer's room go on meanwhile.
+            self._budget.complete(ticket, response)
         status = response.status_code
         if status == 200:
             try:
@@ -117,13 +123,27 @@ class SegmentClient:
             # Following a redirect could hand the token to another host: refuse it.
             raise SegmentApiError(status, path, f"unexpected redirect to {response.headers.get('Location')!r}; not followed")
         if status == 401:
-            raise unauthorized(self._config.host)
+            # Segment answers 401 to a bad token and to a role without access to this resource alike; only GET /
+            # tells them apart. Once it accepts the token, a 401 is a permission gate: handled as 403 (errors.py).
+            if path == "/" or not self.token_accepted():
+                raise unauthorized(self._config.host)
+            status = 403
         try:
             body = response.json()
         except ValueError:
             body = None
         message, field = segment_error_message(body)
-        raise SegmentApiError(status, path, message, field)
+        raise SegmentApiError(status, path, message, field, answered=response.status_code)
+
+    _token_lock = threading.Lock()
+
+    def token_accepted(self) -> bool:
+        """Asks GET / once per client; raises the token/region config error if Segment refuses the token there."""
+        with self._token_lock:
+            if not self.__dict__.get("_token_accepted"):
+                self.get("/")
+                self._token_accepted = True
+        return True
 
     def _give_up(self, path: str, reason: str) -> AirbyteTracedException:
         message = f"GET {path} to Segment failed: {reason}."

@@ -8,7 +8,7 @@ from airbyte_cdk.models import FailureType, Status
 from airbyte_cdk.test.models.outcome import ExpectedOutcome
 
 from source_segment import SourceSegment
-from source_segment.config import ConfigError, parse_config
+from source_segment.config import ConfigError, normalize_config, parse_config
 from unit_tests.builders import (
     EU,
     TOKEN,
@@ -43,10 +43,15 @@ BAD_CONFIGS = [
     pytest.param("api_token", {"api_token": None}, id="missing-token"),
     pytest.param("api_token", {"api_token": TOKEN[:20] + "\n" + TOKEN[20:]}, id="token-with-newline"),
     pytest.param("api_token", {"api_token": TOKEN[:20] + " " + TOKEN[20:]}, id="token-with-inner-space"),
+    pytest.param("api_token", {"api_token": TOKEN[:20] + "\u200b" + TOKEN[20:]}, id="token-with-zero-width-space"),
+    pytest.param("api_token", {"api_token": "\u201c" + TOKEN + "\u201d"}, id="token-in-smart-quotes"),
+    pytest.param("api_token", {"api_token": TOKEN[:20] + "\u00e9" + TOKEN[20:]}, id="token-with-latin-1-letter"),
+    pytest.param("api_token", {"api_token": TOKEN[:20] + "\x00" + TOKEN[20:]}, id="token-with-nul"),
+    pytest.param("api_token", {"api_token": 12345678901234}, id="numeric-token"),
+    pytest.param("api_token", {"api_token": [TOKEN]}, id="token-in-a-list"),
     pytest.param("region", {"region": "eu2"}, id="unknown-region"),
-    pytest.param("region", {"region": "EU"}, id="region-upper-case"),
-    pytest.param("region", {"region": "US"}, id="region-upper-case-us"),
     pytest.param("region", {"region": "api.segmentapis.com"}, id="region-as-host"),
+    pytest.param("region", {"region": 1}, id="numeric-region"),
     pytest.param("start_date", {"start_date": None}, id="missing-start-date"),
     pytest.param("start_date", {"start_date": "2999-01-01"}, id="start-date-far-future"),
     pytest.param("start_date", {"start_date": "FUTURE_DAY"}, id="start-date-day-after-tomorrow"),
@@ -56,6 +61,8 @@ BAD_CONFIGS = [
     pytest.param("start_date", {"start_date": "2024-01-01T00:00:00"}, id="datetime-without-offset"),
     pytest.param("start_date", {"start_date": "2024-01-01T25:00:00Z"}, id="hour-25"),
     pytest.param("start_date", {"start_date": "yesterday"}, id="word"),
+    pytest.param("start_date", {"start_date": 20240101}, id="numeric-start-date"),
+    pytest.param("start_date", {"start_date": ""}, id="empty-start-date"),
     pytest.param("base_url", {"base_url": "http://api.segmentapis.com"}, id="http-to-segment"),
     pytest.param("base_url", {"base_url": "http://10.0.0.5:8080"}, id="http-to-private-ip"),
     pytest.param("base_url", {"base_url": "http://localhost.evil.example"}, id="http-to-localhost-lookalike"),
@@ -70,6 +77,38 @@ BAD_CONFIGS = [
     pytest.param("page_size", {"page_size": 12.5}, id="fractional-page-size"),
     pytest.param("page_size", {"page_size": "ten"}, id="text-page-size"),
     pytest.param("page_size", {"page_size": True}, id="boolean-page-size"),
+    pytest.param("page_size", {"page_size": "1e3"}, id="page-size-in-exponent-notation"),
+    pytest.param("page_size", {"page_size": "0"}, id="page-size-zero-as-string"),
+    pytest.param("requests_per_minute", {"requests_per_minute": "fast"}, id="text-request-rate"),
+    pytest.param("requests_per_minute", {"requests_per_minute": 0}, id="zero-request-rate"),
+    pytest.param("num_workers", {"num_workers": 0}, id="zero-workers"),
+    pytest.param("num_workers", {"num_workers": 17}, id="seventeen-workers"),
+    pytest.param("max_retries", {"max_retries": -1}, id="negative-retries"),
+    pytest.param("delivery_metrics_granularity", {"delivery_metrics_granularity": "WEEK"}, id="unknown-granularity"),
+    pytest.param("delivery_metrics_granularity", {"delivery_metrics_granularity": ["HOUR"]}, id="granularity-in-a-list"),
+    pytest.param("delivery_metrics_window_hours", {"delivery_metrics_granularity": "MINUTE", "delivery_metrics_window_hours": 5}, id="window-too-long-for-minutes"),
+    pytest.param("user_permissions_lookup", {"user_permissions_lookup": "yes"}, id="boolean-as-word"),
+    pytest.param("base_url", {"base_url": 8080}, id="numeric-base-url"),
+]
+
+# Other spellings of valid values, accepted by check, discover and read alike (and by the spec, after
+# `normalize_config`): (overrides, what parse_config makes of the field).
+ACCEPTED_SPELLINGS = [
+    pytest.param({"region": "eu1"}, ("region", "eu"), id="legacy-region-eu1"),
+    pytest.param({"region": "api"}, ("region", "us"), id="legacy-region-api"),
+    pytest.param({"region": "EU"}, ("region", "eu"), id="region-upper-case"),
+    pytest.param({"region": " us "}, ("region", "us"), id="region-padded"),
+    pytest.param({"region": None}, ("region", "us"), id="region-null"),
+    pytest.param({"region": ""}, ("region", "us"), id="region-empty"),
+    pytest.param({"page_size": "1000"}, ("page_size", 1000), id="page-size-as-string"),
+    pytest.param({"page_size": " 250 "}, ("page_size", 250), id="page-size-padded-string"),
+    pytest.param({"page_size": 500.0}, ("page_size", 500), id="page-size-as-whole-float"),
+    pytest.param({"requests_per_minute": "600"}, ("requests_per_minute", 600), id="request-rate-as-string"),
+    pytest.param({"num_workers": "8"}, ("num_workers", 8), id="workers-as-string"),
+    pytest.param({"max_retries": None}, ("max_retries", 5), id="retries-null"),
+    pytest.param({"start_date": " 2024-01-01 "}, ("start_date", datetime(2024, 1, 1, tzinfo=timezone.utc)), id="start-date-padded"),
+    pytest.param({"delivery_metrics_granularity": "day"}, ("delivery_metrics_granularity", "DAY"), id="granularity-lower-case"),
+    pytest.param({"base_url": ""}, ("base_url", US), id="base-url-empty"),
 ]
 
 
@@ -96,6 +135,74 @@ def test_spec_marks_the_token_as_a_secret():
     assert properties["api_token"]["airbyte_secret"] is True
     secrets = [name for name, prop in properties.items() if prop.get("airbyte_secret")]
     assert secrets == ["api_token"]
+
+
+def _spec_error(cfg: dict):
+    """The spec's JSON-schema verdict on the config as the CDK sees it (after `configure` normalized it)."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(normalize_config(cfg), SourceSegment().spec(LOGGER).connectionSpecification)
+    except jsonschema.ValidationError as error:
+        return error
+    return None
+
+
+def _spec_accepts(cfg: dict) -> bool:
+    return _spec_error(cfg) is None
+
+
+def _spec_field(error) -> str:
+    if error.validator == "required":
+        return error.message.split("'")[1]
+    return str(error.absolute_path[0])
+
+
+@pytest.mark.parametrize("overrides,expected", ACCEPTED_SPELLINGS)
+def test_an_accepted_spelling_parses_to_the_canonical_value_and_passes_the_spec(overrides, expected):
+    field, value = expected
+    assert getattr(parse_config(_bad(overrides)), field) == value
+    assert _spec_accepts(_bad(overrides))
+
+
+@pytest.mark.parametrize("field,overrides", BAD_CONFIGS)
+def test_a_bad_config_the_spec_refuses_is_refused_on_the_same_field(field, overrides):
+    # The spec cannot judge everything (loopback-only http, a date in the future, a character inside a token):
+    # where it does refuse, it must be about the field our message names.
+    spec_error = _spec_error(_bad(overrides))
+    if spec_error is not None:
+        assert _spec_field(spec_error) == field
+
+
+def _wrong_values(prop: dict) -> list:
+    """Values of every JSON kind the property's schema refuses, plus one past each bound and outside each enum."""
+    wrong = {"integer": ["ten", True, 1.5, [1]], "string": [12345, True, ["x"], {"a": 1}], "boolean": ["yes", 1, [True]]}[prop["type"]]
+    if "minimum" in prop:
+        wrong.append(prop["minimum"] - 1)
+    if "maximum" in prop:
+        wrong.append(prop["maximum"] + 1)
+    if "enum" in prop:
+        wrong.append("not-a-" + str(prop["enum"][0]))
+    return wrong
+
+
+def _spec_cases():
+    properties = SourceSegment().spec(LOGGER).connectionSpecification["properties"]
+    for name, prop in sorted(properties.items()):
+        for value in _wrong_values(prop):
+            yield pytest.param(name, value, id=f"{name}={value!r}")
+
+
+@pytest.mark.parametrize("name,value", list(_spec_cases()))
+def test_every_value_the_spec_refuses_is_refused_by_parse_config_naming_the_field(name, value):
+    """Spec-driven, so a field added to spec.yaml without validation in config.py fails here."""
+    cfg = config(**{name: value})
+    assert not _spec_accepts(cfg)
+    with pytest.raises(ConfigError) as raised:
+        parse_config(cfg)
+    assert raised.value.field == name
+    assert raised.value.message.startswith(f"Invalid configuration: `{name}`")
+    assert TOKEN not in raised.value.message
 
 
 def test_spec_region_is_the_us_eu_enum_defaulting_to_us():
@@ -158,7 +265,7 @@ def test_bad_value_fails_read_with_one_config_error_naming_the_field(field, over
 
 def test_config_error_message_says_how_to_fix_the_region():
     with pytest.raises(ConfigError) as raised:
-        parse_config(config(region="EU"))
+        parse_config(config(region="eu2"))
     assert raised.value.field == "region"
     assert "`us`" in raised.value.message and "`eu`" in raised.value.message
     assert raised.value.failure_type == FailureType.config_error
@@ -175,7 +282,7 @@ def test_start_date_in_the_future_is_judged_against_the_injected_clock():
 def test_discover_with_a_bad_config_is_a_config_error_too():
     from unit_tests.builders import run_discover
 
-    output = run_discover(config(region="EU"))
+    output = run_discover(config(region="eu2"))
     assert [error.message.split(":")[0] for error in config_errors(output)] == ["Invalid configuration"]
 
 

@@ -34,6 +34,7 @@ from unit_tests.builders import (
 
 NOW = datetime(2024, 3, 10, 12, 0, 0, tzinfo=timezone.utc)
 AUDIT = "audit_events"
+SETTLED_AT = "2024-03-09T12:00:00Z"  # NOW minus the default lookback (a day): the audit cursor never passes it
 VOLUME = "event_volume_daily"
 
 
@@ -101,8 +102,9 @@ def test_audit_events_reads_newest_first_pages_and_commits_each_window_end_never
         ("record", "e2"),
         ("state", "2024-03-05T00:00:00Z"),
         ("record", "e1"),
-        ("state", "2024-03-10T12:00:00Z"),
+        ("state", "2024-03-09T12:00:00Z"),  # never past now - lookback (a day): the trail may still fill in
     ]
+    assert all(state["settled"] is True for state in all_states(output, AUDIT))
     record_timestamps = {r["timestamp"] for r in records(output, AUDIT)}
     assert not record_timestamps & {s["timestamp"] for s in all_states(output, AUDIT)}
 
@@ -133,30 +135,55 @@ def test_audit_events_windows_follow_audit_events_window_days(monkeypatch, windo
         output = run_read(AUDIT, config(start_date="2024-02-20T00:00:00Z", audit_events_window_days=window_days), sync_mode=SyncMode.incremental)
 
     assert _windows(calls) == windows
-    assert all_states(output, AUDIT) == [{"timestamp": end} for _, end in windows]
+    assert all_states(output, AUDIT) == [{"timestamp": min(end, SETTLED_AT), "settled": True} for _, end in windows]
 
 
 @pytest.mark.parametrize(
-    "lookback, expected_start",
+    "lookback, state, expected_start, expected_state",
     [
-        pytest.param(None, "2024-03-04T23:55:00Z", id="default-5-minutes"),
-        pytest.param(90, "2024-03-04T22:30:00Z", id="custom-90-minutes"),
-        pytest.param(0, "2024-03-05T00:00:00Z", id="no-lookback"),
+        pytest.param(None, {"timestamp": "2024-03-05T00:00:00Z", "settled": True}, "2024-03-05T00:00:00Z", SETTLED_AT,
+                     id="settled-cursor-is-read-from-as-is"),
+        pytest.param(None, {"timestamp": "2024-03-05T00:00:00Z"}, "2024-03-04T00:00:00Z", SETTLED_AT,
+                     id="older-state-moves-back-a-day-once"),
+        pytest.param(90, {"timestamp": "2024-03-05T00:00:00Z"}, "2024-03-04T22:30:00Z", "2024-03-10T10:30:00Z",
+                     id="custom-90-minutes"),
+        pytest.param(0, {"timestamp": "2024-03-05T00:00:00Z"}, "2024-03-05T00:00:00Z", "2024-03-10T12:00:00Z",
+                     id="no-lookback"),
     ],
 )
-def test_audit_events_resumes_from_the_cursor_minus_the_lookback(monkeypatch, lookback, expected_start):
+def test_audit_events_cursor_stays_a_lookback_behind_now(monkeypatch, lookback, state, expected_start, expected_state):
     freeze_now(monkeypatch, NOW)
     calls = record_client_calls(monkeypatch)
     with HttpMocker() as m:
-        m.get(_audit_request(expected_start, "2024-03-10T12:00:00Z"), page("events", [_event("late", "2024-03-04T23:58:00Z")]))
+        m.get(_audit_request(expected_start, "2024-03-10T12:00:00Z"), page("events", [_event("late", "2024-03-05T00:58:00Z")]))
         output = run_read(
             AUDIT, config(start_date="2024-02-20T00:00:00Z", audit_events_lookback_minutes=lookback),
-            state={AUDIT: {"timestamp": "2024-03-05T00:00:00Z"}}, sync_mode=SyncMode.incremental,
+            state={AUDIT: state}, sync_mode=SyncMode.incremental,
         )
 
     assert _windows(calls) == [(expected_start, "2024-03-10T12:00:00Z")]
     assert [r["id"] for r in records(output, AUDIT)] == ["late"]
-    assert final_state(output, AUDIT) == {"timestamp": "2024-03-10T12:00:00Z"}
+    assert final_state(output, AUDIT) == {"timestamp": expected_state, "settled": True}
+
+
+def test_audit_events_an_event_listed_late_is_read_by_the_next_sync(monkeypatch):
+    # e_late happened at 10:00 but Segment lists it only after the first sync (at 12:00) has run
+    freeze_now(monkeypatch, NOW)
+    with HttpMocker() as m:
+        m.get(_audit_request("2024-03-05T00:00:00Z", "2024-03-10T12:00:00Z"), page("events", [_event("e1", "2024-03-10T11:00:00Z")]))
+        first = run_read(AUDIT, config(start_date="2024-03-05T00:00:00Z"), sync_mode=SyncMode.incremental)
+    later = datetime(2024, 3, 10, 13, 0, 0, tzinfo=timezone.utc)
+    freeze_now(monkeypatch, later)
+    calls = record_client_calls(monkeypatch)
+    with HttpMocker() as m:
+        m.get(_audit_request(SETTLED_AT, "2024-03-10T13:00:00Z"),
+              page("events", [_event("e1", "2024-03-10T11:00:00Z"), _event("e_late", "2024-03-10T10:00:00Z")]))
+        second = run_read(AUDIT, config(start_date="2024-03-05T00:00:00Z"), state={AUDIT: final_state(first, AUDIT)},
+                          sync_mode=SyncMode.incremental)
+
+    assert _windows(calls) == [(SETTLED_AT, "2024-03-10T13:00:00Z")]
+    assert {r["id"] for r in records(first, AUDIT) + records(second, AUDIT)} == {"e1", "e_late"}
+    assert final_state(second, AUDIT) == {"timestamp": "2024-03-09T13:00:00Z", "settled": True}
 
 
 def test_audit_events_lookback_never_reaches_before_the_start_date(monkeypatch):
@@ -180,11 +207,11 @@ def test_audit_events_interrupted_read_resumed_from_its_last_state_leaves_no_gap
         interrupted = run_read(AUDIT, cfg, sync_mode=SyncMode.incremental, expected_outcome=ExpectedOutcome.EXPECT_EXCEPTION)
 
     assert [r["id"] for r in records(interrupted, AUDIT)] == ["e3"]
-    assert all_states(interrupted, AUDIT) == [{"timestamp": "2024-02-27T00:00:00Z"}]
+    assert all_states(interrupted, AUDIT) == [{"timestamp": "2024-02-27T00:00:00Z", "settled": True}]
     assert any("/audit-events" in message and "500" in message for message in error_messages(interrupted))
 
     calls = record_client_calls(monkeypatch)
-    resumed_windows = [("2024-02-26T23:55:00Z", "2024-03-04T23:55:00Z"), ("2024-03-04T23:55:00Z", "2024-03-10T12:00:00Z")]
+    resumed_windows = [("2024-02-27T00:00:00Z", "2024-03-05T00:00:00Z"), ("2024-03-05T00:00:00Z", "2024-03-10T12:00:00Z")]
     with HttpMocker() as m:
         m.get(_audit_request(*resumed_windows[0]), page("events", [_event("e2", "2024-03-01T00:00:00Z"), _event("e3", "2024-02-26T23:58:00Z")]))
         m.get(_audit_request(*resumed_windows[1]), page("events", [_event("e1", "2024-03-09T00:00:00Z")]))
@@ -193,7 +220,7 @@ def test_audit_events_interrupted_read_resumed_from_its_last_state_leaves_no_gap
     assert _windows(calls) == resumed_windows
     assert resumed_windows[0][0] <= "2024-02-27T00:00:00Z"  # starts inside the last committed window: no gap
     assert [r["id"] for r in records(resumed, AUDIT)] == ["e2", "e3", "e1"]
-    assert final_state(resumed, AUDIT) == {"timestamp": "2024-03-10T12:00:00Z"}
+    assert final_state(resumed, AUDIT) == {"timestamp": SETTLED_AT, "settled": True}
 
 
 def test_audit_events_full_refresh_ignores_the_incoming_state_and_still_emits_one(monkeypatch):
@@ -205,7 +232,7 @@ def test_audit_events_full_refresh_ignores_the_incoming_state_and_still_emits_on
         output = run_read(AUDIT, config(start_date="2024-02-20T00:00:00Z"), state={AUDIT: {"timestamp": "2024-03-09T00:00:00Z"}}, sync_mode=SyncMode.full_refresh)
 
     assert _windows(calls) == WINDOWS_FROM_FEB_20
-    assert final_state(output, AUDIT) == {"timestamp": "2024-03-10T12:00:00Z"}
+    assert final_state(output, AUDIT) == {"timestamp": SETTLED_AT, "settled": True}
 
 
 @pytest.mark.parametrize("garbage", [{"timestamp": "banana"}, {"foo": 1}, {"timestamp": 1709251200}], ids=["banana", "unknown-key", "number"])
@@ -219,7 +246,7 @@ def test_audit_events_unreadable_state_warns_and_restarts_from_the_start_date(mo
 
     assert _windows(calls) == WINDOWS_FROM_FEB_20
     assert any("unreadable state" in line and "2024-02-20T00:00:00Z" in line for line in warnings(output))
-    assert final_state(output, AUDIT) == {"timestamp": "2024-03-10T12:00:00Z"}
+    assert final_state(output, AUDIT) == {"timestamp": SETTLED_AT, "settled": True}
     assert not output.errors
 
 
@@ -232,13 +259,13 @@ def test_audit_events_403_skips_the_stream_once_with_a_warning_naming_the_busine
             m.get(_audit_request(*window), error(403, "Forbidden"))
         output = run_read(
             AUDIT, config(start_date="2024-02-20T00:00:00Z", num_workers=workers),
-            state={AUDIT: {"timestamp": "2024-02-20T00:00:00Z"}}, sync_mode=SyncMode.incremental,
+            state={AUDIT: {"timestamp": "2024-02-20T00:00:00Z", "settled": True}}, sync_mode=SyncMode.incremental,
         )
 
     assert records(output, AUDIT) == []
     assert not output.errors
     # no window was read, so the cursor does not move
-    assert final_state(output, AUDIT) == {"timestamp": "2024-02-20T00:00:00Z"}
+    assert final_state(output, AUDIT) == {"timestamp": "2024-02-20T00:00:00Z", "settled": True}
     skips = [line for line in warnings(output) if "Skipping stream `audit_events`" in line]
     assert skips and all("403" in w and "Audit Trail" in w and "Business tier" in w and TOKEN not in w for w in skips)
     assert len(skips) == 1, skips
@@ -256,7 +283,7 @@ def _volume_request(start_day: str, end_day: str):
         granularity="DAY",
         startTime=f"{start_day}T00:00:00Z",
         endTime=f"{end_day}T00:00:00Z",
-        groupBy="eventName,eventType,source",
+        **{"groupBy.0": "eventName", "groupBy.1": "eventType", "groupBy.2": "source"},  # indexed, as the SDKs send arrays
     )
 
 
@@ -273,7 +300,8 @@ def _group(source_id: str, event_name: str, event_type: str, counts: Dict[str, i
 def _volume_windows(calls: List[tuple]) -> List[Tuple[str, str]]:
     for path, params, version in calls:
         assert path == "/events/volume" and version == "v1"
-        assert params["granularity"] == "DAY" and params["groupBy"] == "eventName,eventType,source"
+        assert params["granularity"] == "DAY" and "groupBy" not in params
+        assert [params[f"groupBy.{i}"] for i in range(3)] == ["eventName", "eventType", "source"]
     return sorted((params["startTime"], params["endTime"]) for _, params, _ in calls)
 
 

@@ -57,6 +57,14 @@ EXPECTED_STREAMS = [
     "tracking_plan_rules",
     "tracking_plan_sources",
     "group_users",
+    # issue 13: operational history and Engage configuration
+    "warehouse_syncs",
+    "delivery_overview",
+    "reverse_etl_syncs",
+    "source_regulations",
+    "audiences",
+    "computed_traits",
+    "function_versions",
 ]
 
 # Primary-key, cursor and parent-id fields: must exist at top level and must not accept null.
@@ -84,7 +92,7 @@ KEY_FIELDS: Dict[str, List[str]] = {
     "usage_api_calls_per_source_daily": ["sourceId", "timestamp"],
     "usage_mtu_workspace_daily": ["timestamp"],
     "usage_mtu_per_source_daily": ["sourceId", "timestamp"],
-    "event_volume_daily": ["day", "eventName", "eventType"],
+    "event_volume_daily": ["day", "sourceId", "eventName", "eventType"],  # "" for a part the API leaves out
     "source_connected_destinations": ["id", "sourceId"],
     "source_connected_warehouses": ["id", "sourceId"],
     "source_schema_settings": ["sourceId"],
@@ -95,17 +103,32 @@ KEY_FIELDS: Dict[str, List[str]] = {
     "tracking_plan_rules": ["trackingPlanId", "type", "version"],
     "tracking_plan_sources": ["id", "trackingPlanId"],
     "group_users": ["id", "groupId"],
+    "warehouse_syncs": ["warehouseId", "sourceId", "start"],
+    "delivery_overview": ["stage", "sourceId", "destinationId", "time", "eventType", "discardReason"],
+    "reverse_etl_syncs": ["syncId", "subscriptionId", "startedAt"],
+    "source_regulations": ["sourceId", "id"],
+    "audiences": ["spaceId", "id"],
+    "computed_traits": ["spaceId", "id"],
+    "function_versions": ["functionId", "id"],
 }
 
-# Counts the API sends as bigint strings or JSON numbers; the schema promises integers.
+# Counts the API sends as bigint strings, which the connector converts: the schema promises integers.
 INTEGER_FIELDS: Dict[str, List[str]] = {
-    "groups": ["memberCount"],
     "usage_api_calls_workspace_daily": ["apiCalls"],
     "usage_api_calls_per_source_daily": ["apiCalls"],
-    "usage_mtu_workspace_daily": ["periodStart", "periodEnd", "anonymous", "anonymousIdentified", "identified", "neverIdentified"],
-    "usage_mtu_per_source_daily": ["periodStart", "periodEnd", "anonymous", "anonymousIdentified", "identified", "neverIdentified"],
+    "usage_mtu_workspace_daily": ["anonymous", "anonymousIdentified", "identified", "neverIdentified"],
+    "usage_mtu_per_source_daily": ["anonymous", "anonymousIdentified", "identified", "neverIdentified"],
+}
+
+# JSON numbers in the SDK models (Union[StrictFloat, StrictInt]): a float is legal, so "integer" would reject it.
+NUMBER_FIELDS: Dict[str, List[str]] = {
+    "groups": ["memberCount"],
+    "usage_mtu_workspace_daily": ["periodStart", "periodEnd"],
+    "usage_mtu_per_source_daily": ["periodStart", "periodEnd"],
     "event_volume_daily": ["count"],
     "tracking_plan_rules": ["version"],
+    "warehouse_syncs": ["duration", "count"],
+    "delivery_overview": ["count", "retryCount"],
 }
 
 # Free-form, workspace-specific objects: no properties may be listed for them.
@@ -339,7 +362,7 @@ SAMPLE_RECORDS: Dict[str, Dict[str, Any]] = {
     "usage_mtu_per_source_daily": dict(MTU, sourceId="rh5BDZp6QDHvXFCkibm1pR", neverIdentified=None),
     "event_volume_daily": {
         "day": "2022-11-14",
-        "sourceId": None,
+        "sourceId": "",
         "sourceName": None,
         "sourceSlug": None,
         "eventName": "Order Completed",
@@ -415,6 +438,31 @@ SAMPLE_RECORDS: Dict[str, Dict[str, Any]] = {
     },
     "tracking_plan_sources": dict(SOURCE, trackingPlanId="tp_2Hw7Y6e4eWGV2b8C1ZUkXU8Kvm3"),
     "group_users": {"id": "u_1", "name": "Jane Doe", "email": "jane@example.com", "groupId": "g_1"},
+    "warehouse_syncs": {"warehouseId": "wh_1", "sourceId": "src_1", "start": "2024-03-10T23:50:00.000Z", "end": None,
+                        "status": "RUNNING", "duration": 612.5, "humanDuration": "10m 12s", "count": 1200,
+                        "notices": [{"level": "warning", "message": "Column too long", "createdAt": "2024-03-10T23:55:00Z"}]},
+    "delivery_overview": {"stage": "failed_delivery", "sourceId": "src_1", "destinationId": "dst_1", "time": "2024-03-10T10:00:00Z",
+                          "eventType": "track", "discardReason": "Bad Request", "count": 5, "retryCount": None, "granularity": "HOUR"},
+    "reverse_etl_syncs": {"syncId": "s_1", "subscriptionId": "sub_1", "modelId": "m_1", "sourceId": "src_1", "syncStatus": "SUCCESS",
+                          "duration": "5m0s", "startedAt": "2024-03-10T10:00:00Z", "finishedAt": "2024-03-10T10:05:00Z",
+                          "extractPhase": {"addedCount": "10", "updatedCount": "2", "deletedCount": "0", "extractCount": "12",
+                                           "errorCode": "", "startedAt": "2024-03-10T10:00:00Z", "finishedAt": "2024-03-10T10:01:00Z"},
+                          "loadPhase": {"deliverSuccessCount": "12", "deliverFailureCount": "0", "errorCode": "",
+                                        "startedAt": "2024-03-10T10:01:00Z", "finishedAt": "2024-03-10T10:05:00Z"},
+                          "error": None, "errorCode": None},
+    "source_regulations": {"sourceId": "src_1", "id": "r_1", "subjectType": "USER_ID", "subjects": ["u_1"], "status": "FINISHED",
+                           "createdAt": "2024-03-01T00:00:00Z", "regulationType": "SUPPRESS_WITH_DELETE", "finishedAt": ""},
+    "audiences": {"spaceId": "spa_1", "id": "aud_1", "name": "Buyers", "description": None, "key": "buyers", "enabled": True,
+                  "definition": None, "status": "Live", "createdBy": "u_1", "updatedBy": "u_1", "createdAt": "2024-01-01T00:00:00Z",
+                  "updatedAt": "2024-01-02T00:00:00Z", "audienceType": "USERS", "computeCadence": {"type": "REALTIME"},
+                  "size": {"count": 1.5e6, "type": "USERS"}, "options": {"filterByExternalIds": ["email"]},
+                  "schedules": [{"id": "sch_1", "strategy": "SPECIFIC_DAYS", "config": {"days": [1], "hours": [9], "timezone": "UTC"}}]},
+    "computed_traits": {"spaceId": "spa_1", "id": "ct_1", "name": "LTV", "description": None, "key": "ltv", "enabled": True,
+                        "definition": {"query": "sum(revenue)", "type": "USERS"}, "status": None, "createdBy": "u_1",
+                        "updatedBy": "u_1", "createdAt": "2024-01-01T00:00:00Z", "updatedAt": "2024-01-02T00:00:00Z",
+                        "options": {"includeHistoricalData": True}},
+    "function_versions": {"functionId": "fn_1", "id": "v_1", "author": None, "code": "async function onTrack() {}",
+                          "isDeployed": True, "createdAt": None, "updatedAt": None, "deployedAt": "2024-01-02T00:00:00Z"},
 }
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -587,6 +635,21 @@ def test_formats_only_annotate_strings(schemas, stream):
 def test_counts_are_integers(schemas, stream, fields):
     for field in fields:
         assert [t for t in _types(schemas[stream]["properties"][field]) if t != "null"] == ["integer"], field
+
+
+@pytest.mark.parametrize("stream, fields", sorted(NUMBER_FIELDS.items()))
+def test_sdk_numbers_are_numbers_so_a_float_validates(schemas, stream, fields):
+    for field in fields:
+        assert [t for t in _types(schemas[stream]["properties"][field]) if t != "null"] == ["number"], field
+        jsonschema.Draft7Validator(schemas[stream]).validate(dict(SAMPLE_RECORDS[stream], **{field: 1.5}))
+
+
+@pytest.mark.parametrize("stream", ["audit_events", "regulations", "functions", "tracking_plans", "tracking_plan_rules",
+                                    "destination_filters", "usage_api_calls_workspace_daily", "usage_mtu_per_source_daily"])
+def test_plain_string_timestamps_claim_no_date_time_format(schemas, stream):
+    # The SDK types these as plain strings: an empty or unusual value must not fail a strict destination.
+    for name, prop in schemas[stream]["properties"].items():
+        assert "format" not in prop, (stream, name)
 
 
 @pytest.mark.parametrize("stream, fields", sorted(FREE_FORM_FIELDS.items()))

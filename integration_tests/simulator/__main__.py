@@ -38,12 +38,20 @@ def main(argv=None) -> int:
                    help=f"feature to disable (repeatable or comma-separated): {','.join(sorted(FEATURES))}")
     p.add_argument("--deleted-parents", type=int, default=0)
     p.add_argument("--max-page-count", type=int, default=1000)
+    p.add_argument("--awkward", action="store_true",
+                   help="legal-but-awkward answers (issue 12): nameless/sourceless volume groups, strict indexed array "
+                        "params, URL limit, empty groups omitted, functions without id, float periodStart")
+    p.add_argument("--events-volume-cap", type=int, default=5000, help="max /events/volume entries (0 = no cap)")
+    p.add_argument("--audit-max-delay", type=float, default=0.0, help="max audit visibility delay in seconds")
+    p.add_argument("--usage-retention-months", type=int, default=None)
     a = p.parse_args(argv)
     disabled = [x.strip() for d in a.disable for x in d.split(",") if x.strip()]
     sim = Simulator(token=a.token, seed=a.seed, size=a.size, today=a.today, latency=a.latency_ms / 1000.0,
                     rate_limit_per_minute=a.rate_limit or None, enforce_endpoint_limits=not a.no_endpoint_limits,
                     rate_limit_signal=a.rate_limit_signal, faults=a.fault, disabled_features=disabled,
-                    deleted_parents=a.deleted_parents, max_page_count=a.max_page_count, host="127.0.0.1", port=a.port)
+                    deleted_parents=a.deleted_parents, max_page_count=a.max_page_count, host="127.0.0.1", port=a.port,
+                    awkward=a.awkward, events_volume_cap=a.events_volume_cap or None,
+                    audit_max_delay_seconds=a.audit_max_delay, usage_retention_months=a.usage_retention_months)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     sim.start()

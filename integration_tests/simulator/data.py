@@ -22,10 +22,10 @@ _ID_TABLE = bytes(ord((ALNUM * 5)[i]) for i in range(256))
 
 SIZES: Dict[str, Dict[str, int]] = {
     # n_* = counts; history_days = how long before "today" the workspace was created
-    "tiny": dict(sources=4, destinations=5, warehouses=3, catalog=5, plans=3, rules=5, users=5, groups=3, roles=4,
+    "tiny": dict(sources=4, destinations=5, warehouses=2, catalog=5, plans=3, rules=5, users=5, groups=3, roles=4,
                  invites=3, labels=4, transformations=3, functions=2, spaces=1, models=3, regulations=4, audit=30,
                  subscriptions=2, filters=2, history_days=425),
-    "small": dict(sources=50, destinations=80, warehouses=5, catalog=40, plans=10, rules=30, users=40, groups=6,
+    "small": dict(sources=50, destinations=80, warehouses=2, catalog=40, plans=10, rules=30, users=40, groups=6,
                   roles=10, invites=12, labels=15, transformations=20, functions=6, spaces=3, models=10,
                   regulations=40, audit=500, subscriptions=3, filters=3, history_days=425),
     "medium": dict(sources=500, destinations=800, warehouses=20, catalog=60, plans=40, rules=40, users=400, groups=30,
@@ -236,6 +236,10 @@ class EventVolume(Mapping):
         if p is None:
             base = h64(self._ws.seed, "evbase", *trip)
             p = (base, 10 ** (base % 6), base % 7 == 0)  # (mix seed, daily scale 1..100k, sparse?)
+            if trip[0] is None:
+                # Sourceless groups cannot be reached by a sourceId filter; they are big (as traffic of a deleted
+                # source would be) so a capped answer holds them; a connector must still verify that.
+                p = (base, 10 ** 5, False)
             self._profiles[trip] = p
         return p
 
@@ -279,6 +283,10 @@ class Workspace:
     seed: int
     size: str
     today: dt.date
+    # Legal-but-awkward answers the SDK models allow (issue 12): nameless/sourceless event volume groups,
+    # functions without id, float periodStart/periodEnd, empty finishedAt. Decisions hash-based, so the
+    # rest of the generated data stays identical to awkward=False.
+    awkward: bool = False
     workspace: Dict[str, Any] = field(default_factory=dict)
     sources: List[Dict[str, Any]] = field(default_factory=list)
     destinations: List[Dict[str, Any]] = field(default_factory=list)
@@ -341,6 +349,8 @@ class Workspace:
         next_month = add_months(period, 1)
         p_start = calendar.timegm(period.timetuple())
         p_end = calendar.timegm(next_month.timetuple())
+        if self.awkward:  # MtuSnapshotV1 types them as JSON numbers: a float is legal
+            p_start, p_end = float(p_start), float(p_end)
         per_source = kind.endswith("per_source")
         is_mtu = kind.startswith("mtu")
         rows: List[Dict[str, Any]] = []
@@ -386,7 +396,7 @@ class Workspace:
         return row
 
 
-def generate(seed: int, size: str, today: dt.date, deleted_parents: int = 0) -> Workspace:
+def generate(seed: int, size: str, today: dt.date, deleted_parents: int = 0, awkward: bool = False) -> Workspace:
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; expected one of {sorted(SIZES)}")
     cfg = SIZES[size]
@@ -394,6 +404,7 @@ def generate(seed: int, size: str, today: dt.date, deleted_parents: int = 0) -> 
     g = _Gen(rng)
     r = rng
     ws = Workspace(seed=seed, size=size, today=today)
+    ws.awkward = awkward
     ws.created_date = month_start(today - dt.timedelta(days=cfg["history_days"]))
     now = dt.datetime.combine(today, dt.time(0), tzinfo=UTC)  # anchor: start of "today"
     t0 = dt.datetime.combine(ws.created_date, dt.time(0), tzinfo=UTC)
@@ -707,6 +718,8 @@ def generate(seed: int, size: str, today: dt.date, deleted_parents: int = 0) -> 
                 fn["logoUrl"] = f"https://cdn.example.com/{g.id(8)}.png"
             if r.random() < 0.5:
                 fn["catalogId"] = g.id(10)
+            if awkward and (j == 0 and typ == "SOURCE" or u01(seed, "fn-noid", fn["id"]) < 0.15):
+                del fn["id"]  # ListFunctionItemV1: every field optional
             ws.functions.append(fn)
     for i in range(cfg["spaces"]):
         ws.spaces.append({"id": "spa_" + g.id(), "slug": f"space-{i}", "name": g.name("Space")})
@@ -723,6 +736,8 @@ def generate(seed: int, size: str, today: dt.date, deleted_parents: int = 0) -> 
                                "regulationType": r.choice(REG_TYPES)}
         if st in ("FINISHED", "FAILED", "PARTIAL_SUCCESS"):
             reg["finishedAt"] = g.ts(now - dt.timedelta(days=10), now)
+        elif awkward and u01(seed, "reg-empty", reg["id"]) < 0.3:
+            reg["finishedAt"] = ""  # a plain string in the SDK: empty is legal
         ws.regulations.append(reg)
 
     # ------------------------------------------------------------ audit events (any order in the list)
@@ -757,7 +772,14 @@ def generate(seed: int, size: str, today: dt.date, deleted_parents: int = 0) -> 
         for name in r.sample(EVENT_NAMES, r.randint(1, 4)):
             ws._event_triples.append((s["id"], name, "track"))
         for t in r.sample(types[4:], r.randint(0, 2)):
-            ws._event_triples.append((s["id"], t, t))  # non-track calls are named after their type
+            # identify/page/screen/group calls have no event name (SourceEventVolumeV1.eventName is optional)
+            ws._event_triples.append((s["id"], None if awkward else t, t))
+        if awkward and u01(seed, "alias", s["id"]) < 0.2:
+            ws._event_triples.append((s["id"], None, "alias"))
+    if awkward and ws.sources:
+        # Groups without a source, and one without an event type: the SDK makes both optional.
+        ws._event_triples.extend([(None, EVENT_NAMES[0], "track"), (None, None, "identify"),
+                                  (ws.sources[0]["id"], None, None)])
     ws.event_volume = EventVolume(ws)
     ws.usage_api_calls_workspace = UsageByPeriod(ws, "api_workspace")
     ws.usage_api_calls_per_source = UsageByPeriod(ws, "api_per_source")
@@ -774,6 +796,9 @@ def generate(seed: int, size: str, today: dt.date, deleted_parents: int = 0) -> 
         "tracking_plans": {t["id"] for t in pick.sample(ws.tracking_plans, min(n, len(ws.tracking_plans)))},
         "groups": {x["id"] for x in pick.sample(ws.groups, min(n, len(ws.groups)))},
     }
+    from .history import ensure_reverse_etl_subscription  # issue 13: every workspace holds reverse-ETL syncs
+
+    ensure_reverse_etl_subscription(ws)
     return ws
 
 

@@ -23,9 +23,15 @@ from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequenc
 from urllib.parse import parse_qs, urlsplit
 
 from .data import FUNCTION_TYPES, PLAN_TYPES, UTC, Workspace, generate, u01
+from . import operations
 
 FEATURES = frozenset({"audit_trail", "protocols", "functions", "spaces", "reverse_etl", "destination_subscriptions",
                       "delivery_metrics", "public_api"})
+# Routes a narrow-role token (issue 14: `Simulator(narrow_token=...)`) cannot read: it gets 401 "does not have
+# permission" there, as Segment documents, while GET / and the rest answer 200.
+NARROW_ROLE_DENIED = frozenset({"audit_events", "tracking_plans", "transformations", "tp_rules", "tp_sources", "functions",
+                                "function_versions", "spaces", "audiences", "computed_traits", "regulations",
+                                "source_regulations"})
 FAULT_KINDS = frozenset({"429_retry_after", "429_ms_before_next", "429_reset", "500", "502", "503_html", "504", "reset",
                          "timeout", "truncated", "invalid_json"})
 SIGNALS = frozenset({"retry_after", "ms_before_next", "reset", "all"})
@@ -114,14 +120,20 @@ def _iso(t: dt.datetime) -> str:
 
 
 class _Window:
-    """Moving 60 s window counter."""
+    """60 s window counter: moving, or `fixed` (starts at its first hit and empties whole when it ends, as
+    rate-limiter-flexible, whose field names Segment's 429 bodies carry, counts)."""
 
-    def __init__(self, limit: Optional[int]):
+    def __init__(self, limit: Optional[int], fixed: bool = False):
         self.limit = limit
+        self.fixed = fixed
         self.hits: Deque[float] = deque()
 
     def purge(self, now: float) -> None:
         h = self.hits
+        if self.fixed:
+            if h and h[0] <= now - WINDOW:
+                h.clear()
+            return
         while h and h[0] <= now - WINDOW:
             h.popleft()
 
@@ -211,13 +223,25 @@ class Simulator:
         rate_limit_per_minute: Optional[int] = None,
         enforce_endpoint_limits: bool = True,
         rate_limit_signal: str = "all",
+        rate_limit_window: str = "moving",
         faults: Union[None, FaultSpec, Iterable[FaultSpec]] = None,
         disabled_features: Iterable[str] = (),
+        narrow_token: Optional[str] = None,
+        feature_gate_status: int = 403,
         deleted_parents: int = 0,
         max_page_count: int = 1000,
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Optional[Callable[[], float]] = None,
+        awkward: bool = False,
+        events_volume_cap: Optional[int] = 5000,
+        events_volume_cap_hint: bool = False,
+        strict_array_params: Optional[bool] = None,
+        omit_empty_volume_groups: Optional[bool] = None,
+        max_url_length: Optional[int] = None,
+        audit_max_delay_seconds: float = 0.0,
+        usage_retention_months: Optional[int] = None,
+        now: Optional[dt.datetime] = None,
     ):
         from .data import SIZES
 
@@ -240,16 +264,33 @@ class Simulator:
         self.rate_limit_signal = rate_limit_signal
         self.faults: List[FaultSpec] = list(faults or [])
         self.disabled_features = disabled
+        if feature_gate_status not in (403, 404, 422):
+            raise ValueError("feature_gate_status must be 403, 404 or 422")
+        self.narrow_token = narrow_token  # a second accepted token, with a role that cannot read NARROW_ROLE_DENIED
+        self.feature_gate_status = feature_gate_status  # how a disabled feature's routes answer ("... not enabled")
         self.deleted_parents = deleted_parents
         self.max_page_count = int(max_page_count)
         self.host, self.port = host, port
         self.clock: Callable[[], float] = clock or time.monotonic
+        # Issue 12: answers the API may legally send. `awkward` turns them all on (data and server side);
+        # each knob can be set on its own. See README "Legal but awkward answers".
+        self.awkward = bool(awkward)
+        self.events_volume_cap = events_volume_cap
+        self.events_volume_cap_hint = bool(events_volume_cap_hint)
+        self.strict_array_params = self.awkward if strict_array_params is None else bool(strict_array_params)
+        self.omit_empty_volume_groups = self.awkward if omit_empty_volume_groups is None else bool(omit_empty_volume_groups)
+        self.max_url_length = max_url_length if max_url_length is not None else (8192 if self.awkward else None)
+        self.audit_max_delay_seconds = float(audit_max_delay_seconds)
+        self.usage_retention_months = usage_retention_months
+        self._now: Optional[float] = None
+        if now is not None:
+            self.now = now
 
         self._log: List[RequestLogEntry] = []
         self._log_lock = threading.Lock()
         self._rl_lock = threading.Lock()
         self._windows: Dict[str, _Window] = {
-            "global": _Window(self.rate_limit_per_minute),
+            "global": _Window(self.rate_limit_per_minute, fixed=rate_limit_window == "fixed"),
             "events_volume": _Window(60),
             "tracking_plan_rules": _Window(200),
         }
@@ -289,7 +330,7 @@ class Simulator:
 
     def _generate(self) -> None:
         try:
-            ws = generate(self.seed, self.size, self.today, self.deleted_parents)
+            ws = generate(self.seed, self.size, self.today, self.deleted_parents, awkward=self.awkward)
             pairs = sorted(zip(ws._audit_epochs, ws.audit_events), key=lambda p: (-p[0], p[1]["id"]))
             self._audit_sorted = ([-p[0] for p in pairs], [p[1] for p in pairs])
             self._ws = ws
@@ -354,6 +395,34 @@ class Simulator:
         with self._log_lock:
             self._log.clear()
 
+    @property
+    def now(self) -> dt.datetime:
+        """The simulated "now" (UTC) that decides audit visibility and the oldest allowed windows: the wall
+        clock unless set (``sim.now = datetime`` / ``sim.now = None``) for time-travel tests."""
+        return dt.datetime.fromtimestamp(self._now_ts(), UTC)
+
+    @now.setter
+    def now(self, value: Optional[dt.datetime]) -> None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        self._now = None if value is None else value.timestamp()
+
+    def _now_ts(self) -> float:
+        return time.time() if self._now is None else self._now
+
+    def audit_visible_at(self, event: Dict[str, Any]) -> float:
+        """Epoch seconds from which an audit event is listed: its timestamp plus a deterministic delay (half
+        within a minute, a quarter within an hour, a quarter up to ``audit_max_delay_seconds``)."""
+        ts = parse_time(event["timestamp"], "timestamp").timestamp()
+        if self.audit_max_delay_seconds <= 0:
+            return ts
+        x = u01(self.seed, "audit-delay", event["id"])
+        if x < 0.5:
+            return ts + min(60.0, self.audit_max_delay_seconds) * x / 0.5
+        if x < 0.75:
+            return ts + min(3600.0, self.audit_max_delay_seconds) * (x - 0.5) / 0.25
+        return ts + self.audit_max_delay_seconds * (x - 0.75) / 0.25
+
     def reset_rate_limits(self) -> None:
         with self._rl_lock:
             for w in self._windows.values():
@@ -370,7 +439,13 @@ class Simulator:
         entry = RequestLogEntry(h.command, path, query, 0, req_headers, time.time())
         if self.latency > 0:
             self._stopping.wait(self.latency)
-        status, body, headers, fault = self._dispatch(h.command, path, query, h.headers, method_not_allowed)
+        if self.max_url_length and len(h.path) > self.max_url_length:
+            # a strict front end refuses long URLs before the API sees them
+            status, body, headers = self._json(414, ApiError(414, "validation", f"URI too long: {len(h.path)} characters, "
+                                                             f"the limit is {self.max_url_length}").body(), {})
+            fault = None
+        else:
+            status, body, headers, fault = self._dispatch(h.command, path, query, h.headers, method_not_allowed)
         entry.fault = fault
         entry.response_headers = headers
         entry.status = 0 if fault == "reset" else status
@@ -437,7 +512,8 @@ class Simulator:
             allw.purge(now)
             early = self._rl_headers(allw, now)
         auth = req_headers.get("Authorization")
-        if auth != f"Bearer {self.token}":
+        narrow = self.narrow_token is not None and auth == f"Bearer {self.narrow_token}"
+        if auth != f"Bearer {self.token}" and not narrow:
             return self._json(401, {"errors": [{"type": "unauthorized", "message": "Unauthorized", "status": 401}]}, early) + (None,)
         if "public_api" in self.disabled_features:
             return self._json(403, ApiError(403, "forbidden", "public_api is not enabled for this workspace").body(), early) + (None,)
@@ -484,11 +560,17 @@ class Simulator:
             return 200, b'{"data": {"oops": [1, 2, <upstream garbage>\n', {**hdrs, "Content-Type": "application/json"}, fault
 
         # ---- feature flags
+        if narrow and route.name in NARROW_ROLE_DENIED:
+            denied = "The provided API token does not have permission to access the resource"
+            return self._json(401, {"errors": [{"type": "unauthorized", "message": denied, "status": 401}]}, hdrs) + (fault,)
         if route.feature and route.feature in self.disabled_features:
-            return self._json(403, ApiError(403, "forbidden", f"{route.feature} is not enabled for this workspace").body(), hdrs) + (fault,)
+            status = self.feature_gate_status
+            kind = {403: "forbidden", 404: "not-found", 422: "validation"}[status]
+            return self._json(status, ApiError(status, kind, f"{route.feature} is not enabled for this workspace").body(), hdrs) + (fault,)
         try:
             ws = self.workspace
-            data = route.handler(ws, query, **params)
+            extra = {"headers": req_headers} if getattr(route.handler, "wants_headers", False) else {}
+            data = route.handler(ws, query, **params, **extra)
             return self._json(200, {"data": data}, hdrs) + (fault,)
         except ApiError as e:
             return self._json(e.status, e.body(), hdrs) + (fault,)
@@ -589,7 +671,7 @@ class Simulator:
               "protocols", "tracking_plan_rules"),
             R("tp_sources", rf"/tracking-plans/{ID}/sources", self._child("tracking_plans", "tracking_plan_sources", "sources"), "protocols"),
             R("group_users", rf"/groups/{ID}/users", self._child("groups", "group_users", "users")),
-        ]
+        ] + operations.routes(self, R)  # issue 13: integration_tests/simulator/operations.py
 
     # ------------------------------------------------------------------ pagination
     @staticmethod
@@ -693,11 +775,22 @@ class Simulator:
             et = parse_time(q["endTime"][-1], "endTime").timestamp()
             lo = bisect.bisect_right(neg_ts, -et)  # drop ts >= et
         items = events[lo:hi] if lo < hi else []
+        if self.audit_max_delay_seconds > 0:
+            # the trail fills in late: an event is listed only once visible at the simulated now
+            now = self._now_ts()
+            items = [e for e in items if self._audit_visibility(e) <= now]
         for f in ("resourceId", "resourceType"):
             if q.get(f) and q[f][-1]:
                 items = [e for e in items if e.get(f) == q[f][-1]]
         page, pag = self._paginate(q, items, "audit_events")
         return {"events": page, "pagination": pag}
+
+    def _audit_visibility(self, event: Dict[str, Any]) -> float:
+        cache = self.__dict__.setdefault("_audit_vis_cache", {})
+        key = (event["id"], self.audit_max_delay_seconds)
+        if key not in cache:
+            cache[key] = self.audit_visible_at(event)
+        return cache[key]
 
     def _usage(self, attr: str, key: str) -> Callable[..., Dict[str, Any]]:
         def handler(ws: Workspace, q: Dict[str, List[str]]) -> Dict[str, Any]:
@@ -708,16 +801,37 @@ class Simulator:
                 dt.date.fromisoformat(raw)
             except ValueError:
                 raise _validation("period is not a valid date", "period") from None
+            if self.usage_retention_months is not None:
+                this_month = self.now.date().replace(day=1)
+                m = this_month.year * 12 + this_month.month - 1 - self.usage_retention_months
+                oldest = dt.date(m // 12, m % 12 + 1, 1)
+                if raw < oldest.isoformat():
+                    raise _validation(f"period {raw} is older than the usage retention; the oldest period is "
+                                      f"{oldest.isoformat()}", "period")
             page, pag = self._paginate(q, getattr(ws, attr)[raw], f"{attr}:{raw}")
             return {key: page, "pagination": pag}
         return handler
 
-    @staticmethod
-    def _multi(q: Dict[str, List[str]], name: str) -> List[str]:
-        out: List[str] = []
-        for k in (name, name + "[]"):
-            for v in q.get(k, []):
-                out.extend(x.strip() for x in v.split(",") if x.strip())
+    _ARRAY_PARAMS = ("groupBy", "sourceId", "eventName", "eventType", "appVersion")
+
+    def _multi(self, q: Dict[str, List[str]], name: str) -> List[str]:
+        """An array query parameter. Strict (as the SDKs send it): only `name.0=..&name.1=..`; a plain or
+        comma-joined `name=a,b` is refused, naming the field. Lenient: also `name=a,b`, repeated `name`, `name[]`."""
+        prefix = name + "."
+        indexed: List[Tuple[int, str]] = []
+        for k, vals in q.items():
+            if k.startswith(prefix):
+                idx = k[len(prefix):]
+                if not idx.isdigit():
+                    raise _validation(f"{k} is not a valid array index; send {name}.0, {name}.1, ...", name)
+                indexed.extend((int(idx), v) for v in vals)
+        out = [v.strip() for _, v in sorted(indexed, key=lambda p: p[0]) if v.strip()]
+        loose = [v for k in (name, name + "[]") for v in q.get(k, [])]
+        if loose and self.strict_array_params:
+            raise _validation(f"{name} is an array: send it as indexed parameters {name}.0=...&{name}.1=...; "
+                              f"got {name}={loose[0]!r}", name)
+        for v in loose:
+            out.extend(x.strip() for x in v.split(",") if x.strip())
         return out
 
     def _events_volume(self, ws: Workspace, q: Dict[str, List[str]]) -> Dict[str, Any]:
@@ -731,7 +845,8 @@ class Simulator:
         end = parse_time(q["endTime"][-1], "endTime")
         if end <= start:
             raise _validation("endTime must be after startTime", "endTime")
-        group_by = self._multi(q, "groupBy")
+        arrays = {n: self._multi(q, n) for n in self._ARRAY_PARAMS}
+        group_by = arrays["groupBy"]
         bad = [g for g in group_by if g not in ("eventName", "eventType", "source")]
         if bad:
             raise _validation(f"groupBy values must be among eventName, eventType, source; got {bad}", "groupBy")
@@ -743,55 +858,77 @@ class Simulator:
             raise _validation(f"time range too large for granularity {gran}", "startTime")
         buckets = [t0 + i * step for i in range(n_points)]
 
-        f_src, f_name, f_type = self._multi(q, "sourceId"), self._multi(q, "eventName"), self._multi(q, "eventType")
-        groups: Dict[Tuple[Any, ...], List[Tuple[str, str, str]]] = {}
+        f_src, f_name, f_type = arrays["sourceId"], arrays["eventName"], arrays["eventType"]
+        # A group's absent key part (None) never matches a filter value, as on a server filtering on the column.
+        groups: Dict[Tuple[Any, ...], List[Tuple[Any, Any, Any]]] = {}
         for trip in ws.event_volume.triples:
             sid, name, typ = trip
             if (f_src and sid not in f_src) or (f_name and name not in f_name) or (f_type and typ not in f_type):
                 continue
             gkey = tuple(v for g, v in (("source", sid), ("eventName", name), ("eventType", typ)) if g in group_by)
             groups.setdefault(gkey, []).append(trip)
-        tag = "events_volume:" + ",".join(sorted(group_by))
-        page_keys, pag = self._paginate(q, list(groups), tag)
-        result = []
         ev = ws.event_volume
         epoch_ord = dt.date(1970, 1, 1).toordinal()
-        for gkey in page_keys:
-            trips = groups[gkey]
+        day_cache: Dict[Tuple[int, Tuple[Any, Any, Any]], int] = {}
+
+        def day_count(day_start: int, trip: Tuple[Any, Any, Any]) -> int:
+            k = (day_start, trip)
+            c = day_cache.get(k)
+            if c is None:
+                c = day_cache[k] = ev.count_ordinal(epoch_ord + day_start // 86400, trip)
+            return c
+
+        def series_of(trips: List[Tuple[Any, Any, Any]]) -> Tuple[List[Dict[str, Any]], int]:
             series, total = [], 0
-            day_cache: Dict[int, List[int]] = {}
             for b in buckets:
                 day_start = b // 86400 * 86400
-                counts = day_cache.get(day_start)
-                if counts is None:
-                    o = epoch_ord + day_start // 86400
-                    counts = day_cache[day_start] = [ev.count_ordinal(o, t) for t in trips]
-                if gran == "DAY":
-                    c = sum(counts)
-                else:
-                    c = sum(self._split(x, b - day_start, gran) for x in counts if x)
+                counts = [day_count(day_start, t) for t in trips]
+                c = sum(counts) if gran == "DAY" else sum(self._split(x, b - day_start, gran) for x in counts if x)
                 total += c
                 series.append({"time": _iso(dt.datetime.fromtimestamp(b, UTC)), "count": c})
+            return series, total
+
+        # "ordered by the total count of events in all series"; "the limit of entries returned is 5000"
+        computed = {gkey: series_of(trips) for gkey, trips in groups.items()}
+        keys = [k for k in groups if computed[k][1] > 0 or not self.omit_empty_volume_groups]
+        keys.sort(key=lambda k: (-computed[k][1], tuple("" if v is None else v for v in k)))
+        uncapped = len(keys)
+        cap = self.events_volume_cap
+        if cap is not None and uncapped > cap:
+            keys = keys[:cap]
+        tag = "events_volume:" + ",".join(sorted(group_by))
+        page_keys, pag = self._paginate(q, keys, tag)
+        if self.events_volume_cap_hint and uncapped > len(keys):
+            pag["totalEntries"] = uncapped  # PaginationOutput.totalEntries: "the total number of entries available"
+        result = []
+        for gkey in page_keys:
+            series, total = computed[gkey]
             item: Dict[str, Any] = {}
             vals = dict(zip([g for g in ("source", "eventName", "eventType") if g in group_by], gkey))
-            if "source" in vals:
+            if vals.get("source") is not None:
                 s = ws.source_by_id[vals["source"]]
                 src = {"id": s["id"]}
                 if isinstance(s.get("name"), str):
                     src["name"] = s["name"]
                 src["slug"] = s["slug"]
                 item["source"] = src
-            if "eventName" in vals:
+            if vals.get("eventName") is not None:
                 item["eventName"] = vals["eventName"]
-            if "eventType" in vals:
+            if vals.get("eventType") is not None:
                 item["eventType"] = vals["eventType"]
             item["total"] = total
             item["series"] = series
             result.append(item)
-        echo = {k: (v if len(v) > 1 or k in ("groupBy", "sourceId", "eventName", "eventType", "appVersion") else v[-1])
-                for k, v in q.items()}
-        if "groupBy" in echo:
-            echo["groupBy"] = group_by
+        if self.strict_array_params:
+            echo: Dict[str, Any] = {"workspaceId": ws.workspace["id"], "granularity": gran,
+                                    "startTime": q["startTime"][-1], "endTime": q["endTime"][-1]}
+            echo.update({n: v for n, v in arrays.items() if v})
+            if cap is not None:
+                echo["limit"] = cap
+        else:
+            echo = {k: (v if len(v) > 1 or k in self._ARRAY_PARAMS else v[-1]) for k, v in q.items()}
+            if "groupBy" in echo:
+                echo["groupBy"] = group_by
         return {"path": "/events/volume", "query": echo, "result": result, "pagination": pag}
 
     @staticmethod
@@ -818,7 +955,7 @@ class Simulator:
         if gran not in limits:
             raise _validation("granularity must be one of MINUTE, HOUR, DAY", "granularity")
         max_range, oldest, default_back = limits[gran]
-        now = time.time()
+        now = self._now_ts()
         end = parse_time(q["endTime"][-1], "endTime").timestamp() if q.get("endTime") and q["endTime"][-1] else now
         start = parse_time(q["startTime"][-1], "startTime").timestamp() if q.get("startTime") and q["startTime"][-1] \
             else end - default_back
@@ -826,7 +963,7 @@ class Simulator:
             raise _validation("endTime must be after startTime", "endTime")
         if end - start > max_range + 1:
             raise _validation(f"time range exceeds the maximum for granularity {gran}", "startTime")
-        if start < now - oldest - 60:
+        if start < now - oldest - (0 if self.awkward else 60):  # strict: no grace for clock skew or slow syncs
             raise _validation(f"startTime is older than allowed for granularity {gran}", "startTime")
         tpl = ws.delivery_metrics[id]
         frac = (end - start) / max_range

@@ -17,6 +17,7 @@ from airbyte_cdk.sources.streams.http import HttpStream
 
 from source_segment.errors import SegmentApiError, skip_warning
 from source_segment.streams.context import SyncContext
+from source_segment.streams.gating import feature_not_enabled
 from source_segment.streams.paging import Paginated
 from source_segment.streams.prefetch import Prefetcher
 from source_segment.streams.progress import SliceProgress
@@ -35,6 +36,7 @@ class SegmentStream(Paginated, RecordShaping, HttpStream, ABC):
     single_object = False  # data[data_key] is one object, not a list
     not_found_means_empty = False
     redact_fields: tuple = ()  # writeKeys and free-form settings objects holding credentials
+    redact_text_fields: tuple = ()  # error messages and notices that may quote a credential (redaction.redact_text)
     parent_fields: tuple = ("id",)  # what child streams need from this stream's records
     remembers_parents = False  # child streams slice over this stream: share its records instead of re-listing
     prefetch = False  # read up to `num_workers` slices ahead (see prefetch.py)
@@ -160,4 +162,5 @@ class SegmentStream(Paginated, RecordShaping, HttpStream, ABC):
         self.logger.warning(skip_warning(self.name, status, feature or self.feature))
 
     def is_unavailable(self, error: SegmentApiError) -> bool:
-        return error.status == 403 or (error.status == 404 and self.feature is not None)
+        # 403 includes a 401 on a token GET / accepts (client.py); 404/422 "... not enabled" gate feature streams
+        return error.status == 403 or (self.feature is not None and (error.status == 404 or feature_not_enabled(error)))

@@ -16,6 +16,7 @@ from airbyte_cdk.sources.streams.checkpoint.checkpoint_reader import FULL_REFRES
 from source_segment.errors import SegmentApiError
 from source_segment.streams.base import SegmentStream
 from source_segment.streams.context import SyncContext
+from source_segment.streams.gating import feature_not_enabled
 
 # A child stream whose first parents all answer 403 is gated for the whole workspace, not per parent.
 GATED_AFTER_PARENTS = 3
@@ -127,6 +128,9 @@ class SegmentChildStream(SegmentStream, ABC):
             self._forbidden_parents = -1  # one parent answered: 403s from now on are per parent
         except SegmentApiError as error:
             parent_id = stream_slice["parent"]["id"]
+            if self.feature and feature_not_enabled(error):  # the workspace lacks the feature: no parent will do
+                self.skip(error.status)
+                return
             if error.status == 404:
                 self.logger.info(f"Stream `{self.name}`: parent {parent_id} no longer exists (404); skipped.")
                 return

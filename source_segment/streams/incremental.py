@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping, MutableMapping, Optional
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin
 
-from source_segment.config import parse_datetime
+from source_segment.timeutil import parse_datetime
 from source_segment.streams.base import SegmentStream
 from source_segment.timeutil import iso
 
@@ -44,6 +44,13 @@ class SegmentIncrementalStream(SegmentStream, CheckpointMixin):
             self.logger.warning(
                 f"Stream `{self.name}`: ignoring unreadable state {dict(value) if isinstance(value, Mapping) else value!r}; "
                 f"reading from start_date {iso(self.config.start_date)} instead."
+            )
+        if parsed and parsed > self.now and getattr(self, "_future_warned", None) != raw:
+            self._future_warned = raw  # the CDK may hand the same state over more than once
+            self.logger.warning(
+                f"Stream `{self.name}`: the saved cursor `{self.cursor_field}` = {raw} is in the future; reading as if it were "
+                f"now ({iso(self.now)}). If the state was edited or written by a machine with a wrong clock, reset this "
+                "stream's state to re-read from start_date."
             )
         self._cursor = min(parsed, self.now) if parsed else None
 

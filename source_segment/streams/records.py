@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, MutableMapping, Optional
 
-from source_segment.redaction import redact, redact_settings
+from source_segment.redaction import redact_record
 
 
 class RecordShaping:
@@ -29,13 +29,7 @@ class RecordShaping:
         if not isinstance(item, dict):
             self.logger.warning(f"Stream `{self.name}`: skipped an item that is not an object ({type(item).__name__}).")
             return None
-        if self.config.redact_secrets:
-            for field in self.redact_fields:
-                if field == "writeKeys" and isinstance(item.get(field), list):
-                    item[field] = [redact(key) for key in item[field]]
-                elif field in item:
-                    item[field] = redact_settings(item[field])
-        return item
+        return redact_record(item, self.redact_fields, self.config.settings_redaction, self.redact_text_fields)
 
     def has_primary_key(self, record: Mapping[str, Any]) -> bool:
         for key in self._key_fields:

@@ -7,6 +7,7 @@ from typing import Any, Iterable, Mapping, MutableMapping, Optional
 
 from airbyte_cdk.models import SyncMode
 
+from source_segment.errors import SegmentApiError
 from source_segment.streams.incremental import SegmentIncrementalStream
 from source_segment.timeutil import month_start, next_month
 
@@ -31,6 +32,20 @@ class UsageStream(SegmentIncrementalStream):
             month_end = datetime.combine(following, time.min, tzinfo=timezone.utc) - timedelta(days=1)
             yield {"params": {"period": month.isoformat()}, "complete_up_to": min(month_end, self.now)}
             month = following
+
+    def read_pages(self, stream_slice: Mapping[str, Any], stream_state: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+        try:
+            yield from super().read_pages(stream_slice, stream_state)
+        except SegmentApiError as error:
+            period = stream_slice["params"]["period"]
+            # A past month the API refuses is beyond its usage retention: it will never be readable, so skipping
+            # it (and letting the cursor pass it) loses nothing; the current month failing is a real error.
+            if error.status != 422 or period >= month_start(self.now).isoformat() or "period" not in f"{error.field} {error.message}":
+                raise
+            self.logger.warning(
+                f"Stream `{self.name}`: Segment no longer serves usage for {period[:7]} ({error.message}); "
+                "that month was skipped and the later months are read."
+            )
 
     def transform(self, item: Any, stream_slice: Mapping[str, Any]) -> Optional[MutableMapping[str, Any]]:
         record = super().transform(item, stream_slice)
@@ -62,6 +77,7 @@ class UsageApiCallsPerSourceDaily(UsageStream):
     count_fields = ("apiCalls",)
 
 
+# periodStart/periodEnd are JSON numbers in the SDK model: only a string form is converted; a float stays a float.
 MTU_COUNTS = ("anonymous", "anonymousIdentified", "identified", "neverIdentified", "periodStart", "periodEnd")
 
 

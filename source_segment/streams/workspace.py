@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Iterable, Mapping, MutableMapping, Optional
 
 from airbyte_cdk.models import SyncMode
@@ -75,14 +77,24 @@ class Functions(SegmentStream):
     data_key = "functions"
     feature = "functions"
     prefetch = True
+    redact_fields = ("settings",)  # setting definitions; Segment flags the secret ones `sensitive: true`
     RESOURCE_TYPES = ("DESTINATION", "INSERT_DESTINATION", "INSERT_SOURCE", "INSERT_TRANSFORMATION", "SOURCE")
 
     def slices(self, sync_mode: SyncMode) -> Iterable[Mapping[str, Any]]:
         for resource_type in self.RESOURCE_TYPES:
             yield {"params": {"resourceType": resource_type}}
 
+    def transform(self, item: Any, stream_slice: Mapping[str, Any]) -> Optional[MutableMapping[str, Any]]:
+        record = super().transform(item, stream_slice)
+        if record is not None and not isinstance(record.get("id"), str):
+            # Every field of ListFunctionItemV1 is optional. A function listed without an id still gets a stable key:
+            # the same item always derives the same id, so re-reads dedupe; an edit to it yields a new row, never a loss.
+            canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+            record["id"] = "derived:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        return record
 
-Spaces = declare("spaces", endpoint="/spaces", data_key="spaces", version="alpha", feature="spaces")
+
+Spaces = declare("spaces", endpoint="/spaces", data_key="spaces", version="alpha", feature="spaces", remembers_parents=True)
 ReverseEtlModels = declare("reverse_etl_models", endpoint="/reverse-etl-models", data_key="models", version="alpha", feature="reverse_etl")
 # Segment answers 404, not an empty list, when every deletion request is older than its 90-day retention.
 Regulations = declare("regulations", endpoint="/regulations", data_key="regulations", not_found_means_empty=True)
