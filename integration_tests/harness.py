@@ -17,6 +17,15 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 SIM_TOKEN = "sim-token-e2e-4b9f0c2d7a1e8f3b6c5d"
 
+# Set by the test session (integration_tests/conftest.py): commands are forked from a process that imported the
+# connector once (integration_tests/forkserver.py). None: each command starts the console script.
+_fork_server = None
+
+
+def use_fork_server(server) -> None:
+    global _fork_server
+    _fork_server = server
+
 
 def connector_command() -> List[str]:
     """The installed console script next to this Python (the venv's), else the one on PATH."""
@@ -97,7 +106,10 @@ def run_connector(
         started = time.monotonic()
         # Bytes, not text: a SIGKILL can cut the last line inside a multi-byte character. Only whole lines
         # (ending in a newline) are decoded; a cut tail is dropped, as a destination would drop it.
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+        if _fork_server is not None:
+            process = _fork_server.popen(args, os.environ)
+        else:
+            process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
         usage = _ProcessUsage(process.pid)
         messages, lines, records = [], [], 0
         assert process.stdout is not None

@@ -593,3 +593,11 @@ def test_cli_starts_prints_and_stops_on_sigterm():
     finally:
         if p.poll() is None:
             p.kill()
+def test_spared_paths_are_never_faulted():
+    spec = [FaultSpec("500", rate=1.0, spared=[r"/warehouses/[^/]+/syncs"])]
+    with Simulator(token=TOKEN, seed=9, size="tiny", today=TODAY, faults=spec) as sim:
+        with requests.Session() as s:
+            s.headers.update(AUTH)
+            warehouse = sim.workspace.warehouses[0]["id"]
+            statuses = [s.get(sim.url + path).status_code for path in ("/sources", f"/warehouses/{warehouse}/syncs", "/destinations")]
+    assert statuses == [500, 200, 500]

@@ -50,6 +50,7 @@ class FaultSpec:
     max_consecutive: int = 1
     paths: Optional[Sequence[str]] = None
     timeout_seconds: float = 2.0
+    spared: Sequence[str] = ()  # path regexes never faulted (fullmatch)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -613,6 +614,8 @@ class Simulator:
             chosen = None
             for i, spec in enumerate(self.faults):
                 if spec.paths and not any(path.startswith(p) for p in spec.paths):
+                    continue
+                if any(re.fullmatch(p, path) for p in spec.spared):
                     continue
                 if consec >= spec.max_consecutive:
                     continue
