@@ -3,9 +3,5 @@
 # check, discover and a full read of every stream against it. Args go to scripts/demo.py (--size, --seed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+./scripts/install.sh
 exec .venv/bin/python scripts/demo.py "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Container image test: proves that `docker run airbyte/source-segment ...` works, on a machine without a
-# Docker engine and without access to docker.io. Runs as CI's second step (after ./scripts/test.sh).
+# Docker engine and without access to docker.io. CI (.ci/run) runs it beside ./scripts/test.sh.
 #
 #   1. installs podman, runc, mmdebstrap and eatmydata with apt if they are missing (needs the Debian mirror);
 #   2. builds a stand-in for airbyte/python-connector-base once: Debian bookworm (Python 3.11, like the real
@@ -134,12 +134,10 @@ DEPS_KEY="$(cat pyproject.toml <(echo "$BASE_PY ${PLATFORMS[*]}") | sha256sum | 
 wheelhouse() {
   set -e
   local started=$(now)
-  if [ ! -x .venv/bin/source-segment ]; then
-    echo "+ creating .venv with ${PYTHON:-python3} (as ./scripts/test.sh does)"
-    "${PYTHON:-python3}" -m venv .venv
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
-    echo "+ venv ready after $(since "$started") s"
-  fi
+  # The same install as ./scripts/test.sh; when CI runs that script beside this one, whichever comes second waits
+  # for the first (scripts/install.sh holds a lock) and then finds .venv ready.
+  ./scripts/install.sh dev
+  echo "+ .venv ready after $(since "$started") s"
   rm -rf "$CONTEXT"
   mkdir -p "$CONTEXT/wheelhouse"
   cp -r Dockerfile .dockerignore pyproject.toml README.md LICENSE source_segment "$CONTEXT/"

@@ -15,10 +15,7 @@ PYTHON="${PYTHON:-python3}"
 PYAIRBYTE_VERSION="${PYAIRBYTE_VERSION:-0.71.3}"
 
 # 1. The connector, in the project venv (the same install ./scripts/test.sh makes).
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+./scripts/install.sh
 
 # 2. PyAirbyte and pytest, in their own venv (100-180 s and 785 MB the first time; skipped afterwards).
 # (A metadata look-up, not `import airbyte`, which alone takes ~7 s.)

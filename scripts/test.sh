@@ -1,12 +1,8 @@
 #!/usr/bin/env bash
 # Installs the connector with its dev extras into .venv (if needed) and runs the whole test suite:
 # unit tests, simulator tests, end-to-end tests, the health report's tests and the Airbyte standard tests.
-# Extra args go to pytest. CI (.ci/run) then runs the container image test, scripts/image_test.sh.
+# Extra args go to pytest. CI (.ci/run) runs the container image test, scripts/image_test.sh, beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,report]"
+./scripts/install.sh dev,report
 exec .venv/bin/python -m pytest -m "not image_tests" -k "not docker_image" "$@"
