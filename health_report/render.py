@@ -74,10 +74,8 @@ def _month(d: dt.date) -> str:
 
 
 # --------------------------------------------------------------------------------------------------- sections
-def cost(page: Page, s: Section, summary: Dict[str, Any]) -> List[Block]:
+def cost(page: Page, d: Dict[str, Any], out: Dict[str, Any]) -> List[Block]:
     blocks: List[Block] = []
-    d = s.data
-    out: Dict[str, Any] = {}
     for metric, label, unit in (("mtu", "MTU", "users"), ("api_calls", "API calls", "calls")):
         rows = d.get(metric)
         if not rows:
@@ -105,14 +103,10 @@ def cost(page: Page, s: Section, summary: Dict[str, Any]) -> List[Block]:
     ws = d.get("workspace", {})
     if ws:
         out["workspace"] = {m: {_month(k): v for k, v in sorted(vals.items())} for m, vals in ws.items()}
-    summary["cost"] = out
     return blocks
 
 
-def volume(page: Page, s: Section, summary: Dict[str, Any]) -> List[Block]:
-    d = s.data
-    if not d:
-        return []
+def volume(page: Page, d: Dict[str, Any], out: Dict[str, Any]) -> List[Block]:
     total = sum(r["events"] for r in d["by_source"])
     start, end = d["window"]
     blocks = [
@@ -129,15 +123,13 @@ def volume(page: Page, s: Section, summary: Dict[str, Any]) -> List[Block]:
     by_type: Dict[str, int] = {}
     for r in d["by_type"]:
         by_type[r["event_type"]] = by_type.get(r["event_type"], 0) + r["events"]
-    summary["volume"] = {"total_events": total, "by_type": by_type, "silent_sources": [r["source_id"] for r in d["silent"]],
-                         "window": [str(start), str(end)]}
+    out.update(total_events=total, by_type=by_type, silent_sources=[r["source_id"] for r in d["silent"]],
+               window=[str(start), str(end)])
     return blocks
 
 
-def delivery(page: Page, s: Section, summary: Dict[str, Any]) -> List[Block]:
-    d = s.data
+def delivery(page: Page, d: Dict[str, Any], out: Dict[str, Any]) -> List[Block]:
     blocks: List[Block] = []
-    out: Dict[str, Any] = {}
     ov = d.get("overview")
     if ov:
         discard = [r for r in ov["by_stage"] if r["stage"] in ("failed_on_ingest", "filtered_at_source", "filtered_at_destination", "failed_delivery")]
@@ -184,19 +176,15 @@ def delivery(page: Page, s: Section, summary: Dict[str, Any]) -> List[Block]:
                             [[r["started"], r["model"], r["status"], r["error_code"], r["error"]] for r in retl["failed"][:25]],
                             "Failed reverse ETL syncs (latest 25)"))
         out["reverse_etl"] = {"syncs": sum(r["syncs"] for r in retl["by_status"]), "failed": len(retl["failed"])}
-    summary["delivery"] = out
     return blocks
 
 
-def governance(page: Page, s: Section, summary: Dict[str, Any]) -> List[Block]:
-    d = s.data
+def governance(page: Page, d: Dict[str, Any], out: Dict[str, Any]) -> List[Block]:
     blocks: List[Block] = []
-    out: Dict[str, Any] = {}
     if "audit_by_type" in d:
-        blocks.append(page.chart(charts.stacked_bars(d["audit_by_type"], "week", "type", "events", "Audit events per week by type",
-                                                     "Week starting (UTC)", "Audit events per week (events)", legend_title="Event type", unit=" events")))
-        blocks.append(page.chart(charts.stacked_bars(d["audit_by_actor"], "week", "actor", "events", "Audit events per week by actor",
-                                                     "Week starting (UTC)", "Audit events per week (events)", legend_title="Actor", unit=" events")))
+        for by, legend in (("type", "Event type"), ("actor", "Actor")):
+            blocks.append(page.chart(charts.stacked_bars(d[f"audit_by_{by}"], "week", by, "events", f"Audit events per week by {by}",
+                                                         "Week starting (UTC)", "Audit events per week (events)", legend_title=legend, unit=" events")))
         blocks.append(table(["Actor", "Audit events"], [[a["actor"], a["events"]] for a in d["audit_actors"][:15]],
                             "Most active actors (top 15)", numeric=(1,)))
         out["audit_actors"] = {a["actor"]: a["events"] for a in d["audit_actors"]}
@@ -216,14 +204,11 @@ def governance(page: Page, s: Section, summary: Dict[str, Any]) -> List[Block]:
             blocks.append(page.chart(charts.horizontal_bars([r["role"] for r in u["roles"]], [r["users"] for r in u["roles"]],
                                                             "Users per role", "Users (people)", "Role")))
         out["users"] = {"users": u["users"], "roles": {r["role"]: r["users"] for r in u["roles"]}}
-    summary["governance"] = out
     return blocks
 
 
-def inventory(page: Page, s: Section, summary: Dict[str, Any]) -> List[Block]:
-    d = s.data
+def inventory(page: Page, d: Dict[str, Any], out: Dict[str, Any]) -> List[Block]:
     blocks: List[Block] = []
-    out: Dict[str, Any] = {}
     if "counts" in d:
         counts = d["counts"]
         blocks.append(kpis([(c["kind"].lower(), c["total"]) for c in counts]))
@@ -244,7 +229,6 @@ def inventory(page: Page, s: Section, summary: Dict[str, Any]) -> List[Block]:
         out["source_labels"] = {r["label"]: r["sources"] for r in labels}
     if "labels_defined" in d:
         out["labels_defined"] = d["labels_defined"]
-    summary["inventory"] = out
     return blocks
 
 
@@ -271,7 +255,10 @@ def page(sections: Sequence[Section], meta: Dict[str, Any]) -> Tuple[str, Dict[s
     summary: Dict[str, Any] = {"meta": meta, "notes": {}}
     body: List[str] = []
     for s in sections:
-        blocks = RENDERERS[s.key](p, s, summary) if s.data else []
+        blocks: List[Block] = []
+        if s.data:  # each renderer fills its section's key figures into the summary
+            summary[s.key] = {}
+            blocks = RENDERERS[s.key](p, s.data, summary[s.key])
         summary["notes"][s.key] = s.notes
         notes = "".join(f'<p class="note">{_e(n)}</p>' for n in s.notes)
         if not blocks:

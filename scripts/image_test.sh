@@ -118,7 +118,7 @@ flock -n 9 || fail "another image test is using $WORK (wait for it, or set IMAGE
 SIM_PID=""
 WHEELS_PID=""
 cleanup() {
-  [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null
+  [ -n "$SIM_PID" ] && kill $SIM_PID 2>/dev/null
   [ -n "$WHEELS_PID" ] && pkill -P "$WHEELS_PID" 2>/dev/null && kill "$WHEELS_PID" 2>/dev/null
   return 0
 }
@@ -261,33 +261,38 @@ step "6/7 spec, check, discover and read in the container (simulator on the host
 RUN="$WORK/run"
 rm -rf "$RUN"
 mkdir -p "$RUN"
-PORT="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 TOKEN="$(.venv/bin/python -c 'import json; print(json.load(open("integration_tests/sample_config.json"))["api_token"])')"
-.venv/bin/python -m integration_tests.simulator --port "$PORT" --size tiny --seed 1 --token "$TOKEN" \
-  > "$RUN/simulator.log" 2>&1 &
-SIM_PID=$!
-.venv/bin/python - "$PORT" <<'EOF'
-import sys, time, urllib.request, urllib.error
-url = f"http://127.0.0.1:{sys.argv[1]}/"
+# Two simulators of the same workspace: one for the container's commands, one for the host's read. With one, the
+# second read would find the first one's requests in the server's per-minute windows (2 a minute for warehouse
+# syncs) and wait out a minute.
+start_simulator() {  # NAME: starts it in the background, waits until it answers, writes $RUN/config-NAME.json
+  local name="$1" port
+  port="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  .venv/bin/python -m integration_tests.simulator --port "$port" --size tiny --seed 1 --token "$TOKEN" \
+    > "$RUN/simulator-$name.log" 2>&1 &
+  SIM_PID="$SIM_PID $!"
+  .venv/bin/python - "$port" "$RUN/config-$name.json" <<'EOF'
+import json, sys, time, urllib.request, urllib.error
+port, path = sys.argv[1], sys.argv[2]
 for _ in range(100):
     try:
-        urllib.request.urlopen(url, timeout=1)
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
     except urllib.error.HTTPError:
         break  # 401 without a token: the simulator is up
     except OSError:
         time.sleep(0.1)
 else:
     sys.exit("simulator did not start")
-EOF
-.venv/bin/python - "$PORT" "$RUN" <<'EOF'
-import json, sys
-port, run = sys.argv[1], sys.argv[2]
 config = json.load(open("integration_tests/sample_config.json"))
 config["base_url"] = f"http://127.0.0.1:{port}"
-json.dump(config, open(f"{run}/config.json", "w"))
+json.dump(config, open(path, "w"))
 EOF
+}
+start_simulator container
+start_simulator host
+cp "$RUN/config-container.json" "$RUN/config.json"
 cp integration_tests/configured_catalog.json "$RUN/catalog.json"
-chmod 755 "$RUN"; chmod 644 "$RUN/config.json" "$RUN/catalog.json"  # the container runs as `airbyte`
+chmod 755 "$RUN"; chmod 644 "$RUN"/config*.json "$RUN/catalog.json"  # the container runs as `airbyte`
 
 in_container() {
   local name="$1"; shift
@@ -301,10 +306,10 @@ in_container check check --config /data/config.json
 in_container discover discover --config /data/config.json
 in_container read read --config /data/config.json --catalog /data/catalog.json
 started=$(now)
-.venv/bin/source-segment read --config "$RUN/config.json" --catalog "$RUN/catalog.json" > "$RUN/host-read.jsonl" 2> "$RUN/host-read.stderr" \
+.venv/bin/source-segment read --config "$RUN/config-host.json" --catalog "$RUN/catalog.json" > "$RUN/host-read.jsonl" 2> "$RUN/host-read.stderr" \
   || echo "$?" > "$RUN/host-read.rc"
 echo "    the same read on the host: $(since "$started") s"
-kill "$SIM_PID" 2>/dev/null || true
+kill $SIM_PID 2>/dev/null || true
 SIM_PID=""
 done_step
 

@@ -159,6 +159,19 @@ def _mock_child(m: HttpMocker, child: Child, parent: Dict[str, Any], response=No
     return request
 
 
+def _read_with_answers(monkeypatch, child: Child, answers: List[Any], read_config=None):
+    """Reads `child` over one parent per answer: each parent's child request gets its answer (None: one item).
+    Returns the parents and the read's output."""
+    freeze_now(monkeypatch, NOW)
+    parents = _parents(child, len(answers))
+    with HttpMocker() as m:
+        _mock_parents(m, child, parents)
+        for parent, answer in zip(parents, answers):
+            _mock_child(m, child, parent, answer)
+        output = run_read(child.stream, read_config)
+    return parents, output
+
+
 def _expected(child: Child, parent: Dict[str, Any], n: int = 1) -> Dict[str, Any]:
     record = dict(child.item(parent["id"], n))
     record[child.parent_field] = parent["id"]
@@ -269,14 +282,7 @@ def test_parent_list_is_requested_once_per_sync_and_every_child_still_reads_all_
 
 @pytest.mark.parametrize("child", ALL_CHILDREN)
 def test_404_for_one_parent_skips_that_parent_with_a_log_line_and_the_others_still_emit(monkeypatch, child):
-    freeze_now(monkeypatch, NOW)
-    parents = _parents(child, 3)
-    with HttpMocker() as m:
-        _mock_parents(m, child, parents)
-        _mock_child(m, child, parents[0])
-        _mock_child(m, child, parents[1], error(404, "Not Found"))
-        _mock_child(m, child, parents[2])
-        output = run_read(child.stream)
+    parents, output = _read_with_answers(monkeypatch, child, [None, error(404, "Not Found"), None])
 
     assert records(output, child.stream) == [_expected(child, parents[0]), _expected(child, parents[2])]
     assert any(parents[1]["id"] in line and "404" in line for line in log_messages(output, "INFO"))
@@ -286,15 +292,8 @@ def test_404_for_one_parent_skips_that_parent_with_a_log_line_and_the_others_sti
 
 @pytest.mark.parametrize("child", ALL_CHILDREN)
 def test_403_for_one_parent_after_one_that_answered_skips_only_that_parent(monkeypatch, child):
-    freeze_now(monkeypatch, NOW)
-    parents = _parents(child, 4)
-    with HttpMocker() as m:
-        _mock_parents(m, child, parents)
-        _mock_child(m, child, parents[0])
-        _mock_child(m, child, parents[1], error(403, "Forbidden"))
-        _mock_child(m, child, parents[2], error(403, "Forbidden"))
-        _mock_child(m, child, parents[3])
-        output = run_read(child.stream)
+    forbidden = error(403, "Forbidden")
+    parents, output = _read_with_answers(monkeypatch, child, [None, forbidden, forbidden, None])
 
     assert records(output, child.stream) == [_expected(child, parents[0]), _expected(child, parents[3])]
     info = log_messages(output, "INFO")
@@ -327,13 +326,7 @@ def test_403_on_the_first_three_parents_skips_the_stream_with_a_warning_and_no_f
 
 @pytest.mark.parametrize("child", ALL_CHILDREN)
 def test_a_child_stream_gated_for_the_workspace_warns_exactly_once(monkeypatch, child):
-    freeze_now(monkeypatch, NOW)
-    parents = _parents(child, 4)
-    with HttpMocker() as m:
-        _mock_parents(m, child, parents)
-        for parent in parents:
-            _mock_child(m, child, parent, error(403, "Forbidden"))
-        output = run_read(child.stream, config(num_workers=1))
+    _, output = _read_with_answers(monkeypatch, child, [error(403, "Forbidden")] * 4, config(num_workers=1))
 
     skips = [w for w in warnings(output) if f"Skipping stream `{child.stream}`" in w]
     assert len(skips) == 1, skips
