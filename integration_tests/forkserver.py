@@ -86,13 +86,16 @@ class ForkServer:
                 self.stop()
                 raise RuntimeError("the fork server did not start (see stderr above)")
 
-    def popen(self, args: List[str], env: Mapping[str, str]) -> ForkedProcess:
+    def popen(self, args: List[str], env: Mapping[str, str], retry_wait_scale: float = 1.0) -> ForkedProcess:
+        """Forks `args` (argv, the first item being the command's name). `retry_wait_scale` shortens the client's
+        waits between retries (5xx, timeouts, 429s) in the child, through the client's `sleep` seam; the pacing
+        waits stay real, since the simulator's per-minute windows are."""
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             conn.connect(self.address)
-            request = json.dumps({"argv": list(args), "cwd": os.getcwd(), "env": dict(env)}).encode()
+            request = json.dumps({"argv": list(args), "cwd": os.getcwd(), "env": dict(env), "retry_wait_scale": retry_wait_scale}).encode()
             socket.send_fds(conn, [request + b"\n"], [out_w, err_w])
         finally:
             os.close(out_w)
@@ -142,6 +145,7 @@ def _child(conn: socket.socket, request: dict, fds: List[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        _scale_retry_waits(float(request.get("retry_wait_scale", 1.0)))
         code = _run_command(request["argv"][1:])
     finally:
         try:
@@ -150,6 +154,15 @@ def _child(conn: socket.socket, request: dict, fds: List[int]) -> None:
             conn.sendall(f"{code}\n".encode())
         finally:
             os._exit(code)
+
+
+def _scale_retry_waits(scale: float) -> None:
+    if scale != 1.0:
+        import time
+
+        from source_segment.client import SegmentClient
+
+        SegmentClient.sleep = staticmethod(lambda seconds: time.sleep(seconds * scale))
 
 
 def _run_command(args: List[str]) -> int:

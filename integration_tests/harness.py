@@ -82,6 +82,18 @@ class Run:
         return list(latest.values())
 
 
+def run_args(args: List[str], timeout: float = 300) -> tuple:
+    """Runs a whole command line (`connector_command() + [...]`) to its end: (exit code, stdout bytes, stderr bytes).
+    Forked from the fork server when the test session has one, else the installed console script."""
+    if _fork_server is None:
+        done = subprocess.run(args, capture_output=True, timeout=timeout)
+        return done.returncode, done.stdout, done.stderr
+    process = _fork_server.popen(args, os.environ)
+    out = process.stdout.read()
+    _, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
 def run_connector(
     command: str,
     config: Mapping[str, Any],
@@ -90,8 +102,10 @@ def run_connector(
     on_message: Optional[Callable[[dict], None]] = None,
     timeout: float = 600,
     kill_after_records: Optional[int] = None,
+    retry_wait_scale: float = 1.0,
 ) -> Run:
-    """Runs `source-segment <command>`; with `kill_after_records` the process is killed mid-read (SIGKILL)."""
+    """Runs `source-segment <command>`; with `kill_after_records` the process is killed mid-read (SIGKILL).
+    `retry_wait_scale` shortens the waits between retries, when commands are forked (see use_fork_server)."""
     with tempfile.TemporaryDirectory() as tmp:
         args = connector_command() + [command]
         if command != "spec":
@@ -107,7 +121,7 @@ def run_connector(
         # Bytes, not text: a SIGKILL can cut the last line inside a multi-byte character. Only whole lines
         # (ending in a newline) are decoded; a cut tail is dropped, as a destination would drop it.
         if _fork_server is not None:
-            process = _fork_server.popen(args, os.environ)
+            process = _fork_server.popen(args, os.environ, retry_wait_scale)
         else:
             process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
         usage = _ProcessUsage(process.pid)

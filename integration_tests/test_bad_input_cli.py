@@ -1,18 +1,18 @@
 """The installed `source-segment` command with inputs real users have (issue 14): check, discover and read agree
 on a config, with one message naming the field and the fix; unreadable files are named; no traceback on stdout
-or stderr. (unit_tests/test_bad_input.py runs the whole table in process; these few prove the real command.)"""
+or stderr. (unit_tests/test_bad_input.py runs the whole table in process; these few run the command's entry point,
+forked like every end-to-end command, and the unreadable-file cases start the installed console script itself.)"""
 
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import List, Optional
 
 import pytest
 
-from integration_tests.harness import SIM_TOKEN, connector_command
+from integration_tests.harness import SIM_TOKEN, connector_command, run_args
 from integration_tests.simulator import Simulator
 
 CATALOG = {"streams": [{"stream": {"name": "roles", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
@@ -26,11 +26,11 @@ def _run(command: str, config: bytes, catalog: Optional[bytes] = None) -> tuple:
         if command == "read":
             (Path(tmp) / "catalog.json").write_bytes(catalog if catalog is not None else json.dumps(CATALOG).encode())
             args += ["--catalog", str(Path(tmp) / "catalog.json")]
-        done = subprocess.run(args, capture_output=True, timeout=300)
-    out, err = done.stdout.decode("utf-8"), done.stderr.decode("utf-8", "replace")
+        code, stdout, stderr = run_args(args)
+    out, err = stdout.decode("utf-8"), stderr.decode("utf-8", "replace")
     assert "Traceback" not in out + err
     messages: List[dict] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    return done.returncode, messages, out + err
+    return code, messages, out + err
 
 
 def _told(messages: List[dict]) -> str:
@@ -73,7 +73,7 @@ def test_legacy_region_string_numbers_and_a_bom_pass_check_and_read_against_the_
 
 @pytest.mark.slow
 @pytest.mark.parametrize("content,problem", [(b"", "is empty"), (b"[]", "holds a JSON array")], ids=["empty", "array"])
-def test_an_unreadable_config_file_is_named_without_a_traceback(content, problem):
+def test_an_unreadable_config_file_is_named_without_a_traceback(content, problem, real_console_script):
     code, messages, _ = _run("check", content)
     assert code == 1
     message = _told(messages)

@@ -601,3 +601,12 @@ def test_spared_paths_are_never_faulted():
             warehouse = sim.workspace.warehouses[0]["id"]
             statuses = [s.get(sim.url + path).status_code for path in ("/sources", f"/warehouses/{warehouse}/syncs", "/destinations")]
     assert statuses == [500, 200, 500]
+
+
+def test_a_fault_at_least_once_is_injected_on_the_first_eligible_request_even_at_rate_zero():
+    spec = [FaultSpec("500", rate=0.0, at_least_once=True, spared=[r"/sources"])]
+    with Simulator(token=TOKEN, seed=9, size="tiny", today=TODAY, faults=spec) as sim:
+        with requests.Session() as s:
+            s.headers.update(AUTH)
+            statuses = [s.get(sim.url + path).status_code for path in ("/sources", "/destinations", "/destinations", "/labels")]
+    assert statuses == [200, 500, 200, 200]

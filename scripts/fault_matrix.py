@@ -32,10 +32,16 @@ MAX_CONSECUTIVE = 1
 # (`request_timeout_seconds`), so the client really times out and retries the request.
 STALL_SECONDS = 6.0
 READ_TIMEOUT = 3
-# Each timeout costs READ_TIMEOUT plus a backoff, mostly in sequence (parents are listed one page at a time): at the
-# full rate the row took 60 s while the others took 25 s, so it runs at 3/8 of the rate (still ~7 timeouts).
-TIMEOUT_RATE_SHARE = 3 / 8
+# Faults that cost real seconds each, mostly in sequence (parents are listed one page at a time): a read timeout,
+# or a wait the server dictates (Retry-After, X-RateLimit-Reset in whole seconds), which the connector's pacing
+# keeps for real. At the full rate those rows took 25-30 s while the others took ~12 s, so they run at a share of
+# it (4-8 injections each), and every fault is injected at least once whatever the rate.
+RATE_SHARE = {"timeout": 3 / 16, "429_retry_after": 3 / 8, "429_reset": 3 / 8}
 MONTHS_BACK = 3
+# The waits between retries (1 s after a 5xx, doubling; 429 waits as told) are shortened to a tenth when the
+# test suite forks the connector (integration_tests/forkserver.py): the rows test what is read, and the unit tests
+# pin each wait with a fake clock. Run as a script, the connector waits for real.
+RETRY_WAIT_SCALE = 0.1
 # Endpoints limited to 2 requests a minute are never faulted: one retry there is a third request, which waits out a
 # minute by design (unit_tests/test_pacing.py pins that wait), and it made four rows take 61 s instead of ~10.
 SPARED = tuple(pattern.strip("^$") for pattern, limit in ENDPOINT_LIMITS_PER_MINUTE.items() if limit <= 2)
@@ -68,9 +74,9 @@ class Row:
 
 
 def fault_spec(kind: str, rate: float = FAULT_RATE) -> FaultSpec:
-    if kind == "timeout":
-        rate = rate * TIMEOUT_RATE_SHARE
-    return FaultSpec(kind, rate, max_consecutive=MAX_CONSECUTIVE, timeout_seconds=STALL_SECONDS, spared=SPARED)
+    rate = rate * RATE_SHARE.get(kind, 1.0)
+    return FaultSpec(kind, rate, max_consecutive=MAX_CONSECUTIVE, timeout_seconds=STALL_SECONDS, spared=SPARED,
+                     at_least_once=True)
 
 
 def run_row(kind: Optional[str], streams: Sequence[dict], seed: int = 7, size: str = "tiny", rate: float = FAULT_RATE,
@@ -84,7 +90,7 @@ def run_row(kind: Optional[str], streams: Sequence[dict], seed: int = 7, size: s
         catalog = configured_catalog(streams, only=only)
         names = [c["stream"]["name"] for c in catalog["streams"]]
         started = time.monotonic()
-        run = run_connector("read", config, catalog)
+        run = run_connector("read", config, catalog, retry_wait_scale=RETRY_WAIT_SCALE)
         seconds = time.monotonic() - started
         requests = sim.requests
         expected = {name: keys for name, keys in expected_keys(sim.workspace, start_date).items() if name in names}
@@ -136,7 +142,9 @@ def format_table(rows: Sequence[Row]) -> str:
         for error in row.errors:
             lines.append(f"    error: {error[:200]}")
     lines.append(f"timeout: responses stalled {STALL_SECONDS} s against a {READ_TIMEOUT} s read timeout (request_timeout_seconds), "
-                 f"at {TIMEOUT_RATE_SHARE:.3g} of the fault rate; never faulted (2/min): {', '.join(SPARED)}.")
+                 f"timeout and 429s with a wait in seconds at a share of the fault rate ("
+                 f"{', '.join(f'{kind} {share:.3g}' for kind, share in RATE_SHARE.items())}); never faulted (2/min): "
+                 f"{', '.join(SPARED)}.")
     return "\n".join(lines)
 
 

@@ -51,6 +51,7 @@ class FaultSpec:
     paths: Optional[Sequence[str]] = None
     timeout_seconds: float = 2.0
     spared: Sequence[str] = ()  # path regexes never faulted (fullmatch)
+    at_least_once: bool = False  # the first eligible request gets the fault whatever the rate (a low rate may miss)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -298,6 +299,7 @@ class Simulator:
         self._fault_lock = threading.Lock()
         self._fault_seen: Dict[Any, int] = {}
         self._fault_consec: Dict[Any, int] = {}
+        self._faults_used: set = set()  # indexes of the fault specs injected at least once
         self._ws: Optional[Workspace] = None
         self._ws_ready = threading.Event()
         self._gen_lock = threading.Lock()
@@ -619,8 +621,10 @@ class Simulator:
                     continue
                 if consec >= spec.max_consecutive:
                     continue
-                if u01(self.seed, "fault", i, spec.kind, key, n) < spec.rate:
+                first = spec.at_least_once and i not in self._faults_used
+                if first or u01(self.seed, "fault", i, spec.kind, key, n) < spec.rate:
                     chosen = spec.kind
+                    self._faults_used.add(i)
                     break
             self._fault_consec[key] = consec + 1 if chosen else 0
             return chosen
