@@ -29,7 +29,7 @@ RUN --mount=type=bind,source=.,target=/tmp/context \
     fi
 
 LABEL io.airbyte.name="airbyte/source-segment" \
-      io.airbyte.version="0.2.0" \
+      io.airbyte.version="0.2.1" \
       org.opencontainers.image.title="source-segment" \
       org.opencontainers.image.description="Airbyte source for the Segment Public API" \
       org.opencontainers.image.licenses="MIT" \

@@ -165,6 +165,34 @@ def test_reverse_etl_syncs_page_with_top_level_count_and_cursor_for_subscription
     assert final_state(output, "reverse_etl_syncs") == {"startedAt": "2024-03-10T12:00:00Z"}
 
 
+# A warehouse or reverse-ETL failure message may quote the connection it failed on.
+LEAKED_PASSWORD = "Sup3r-s3cret-pw-77"
+LEAKED_KEY = "hk_live_9f8e7d6c5b4a3f2e1d0c"
+
+
+def test_sync_history_messages_keep_their_words_but_not_the_credentials_they_quote(monkeypatch):
+    freeze_now(monkeypatch, NOW)
+    notice = {"level": "ERROR", "createdAt": "2024-03-10T09:00:00Z",
+              "message": f"could not connect to postgres://loader:{LEAKED_PASSWORD}@db.internal:5432/dw: timeout"}
+    sync = dict(_sync("src1", "2024-03-10T09:00:00Z", status="FAILED"), notices=[notice])
+    failed = dict(_retl("s1", "2024-03-10T10:00:00Z", status="FAILED"),
+                  error=f"401 from https://hooks.example.com/ingest?api_key={LEAKED_KEY}", errorCode="unauthorized")
+    with mocked_api() as m:
+        m.get(list_request("/warehouses"), page("warehouses", WAREHOUSES[:1]))
+        m.get(list_request("/warehouses/wh1/syncs"), page("reports", [sync]))
+        m.get(list_request("/destinations"), page("destinations", [DESTINATION]))
+        m.get(list_request("/destinations/dst1/subscriptions", version="alpha"), page("subscriptions", SUBS))
+        m.get(segment_request("/reverse-etl-models/mod1/subscriptionId/sub1/syncs", {"count": 100}, "alpha"),
+              json_response({"data": {"syncStatuses": [failed]}}))
+        output = run_read(["warehouse_syncs", "reverse_etl_syncs"])
+    (warehouse,) = records(output, "warehouse_syncs")
+    (reverse_etl,) = records(output, "reverse_etl_syncs")
+    message, error_text = warehouse["notices"][0]["message"], reverse_etl["error"]
+    assert LEAKED_PASSWORD not in message and message.startswith("could not connect to postgres://") and "db.internal" in message
+    assert LEAKED_KEY not in error_text and error_text.startswith("401 from https://hooks.example.com/ingest")
+    assert warehouse["notices"][0]["level"] == "ERROR" and reverse_etl["errorCode"] == "unauthorized"
+
+
 # ------------------------------------------------------------------------------------------ delivery_overview
 SOURCE_STAGE_PATHS = ["successfully-received", "failed-on-ingest", "filtered-at-source"]
 DEST_STAGE_PATHS = ["successful-delivery", "failed-delivery", "filtered-at-destination"]

@@ -160,8 +160,7 @@ class History:
             created = iso(dt.datetime.fromtimestamp(start + dur, UTC), frac=True)
             if status == "FAILED":
                 rows = 0
-                notices.append({"level": "error", "message": "Could not connect to the warehouse: authentication failed",
-                                "createdAt": created})
+                notices.append({"level": "error", "message": self._connect_failure(wid), "createdAt": created})
             elif status == "PARTIAL_SUCCESS":
                 notices.append({"level": "warning", "message": "Some tables failed to load: 「orders_ünïcode」 column too long",
                                 "createdAt": created})
@@ -171,6 +170,16 @@ class History:
         return sync
 
     # ------------------------------------------------------------------ reverse ETL syncs
+    def _connect_failure(self, wid: str) -> str:
+        """A failed sync's notice. In the awkward workspace it quotes the connection with its password, as a driver's
+        error may: the connector must not pass the password on (`settings_redaction`)."""
+        settings = self.ws.warehouse_by_id[wid].get("settings") or {}
+        if self.ws.awkward and settings.get("password"):
+            url = (f"postgres://{settings['username']}:{settings['password']}@{settings['hostname']}:{settings['port']}"
+                   f"/{settings['database']}")
+            return f"Could not connect to the warehouse ({url}): authentication failed"
+        return "Could not connect to the warehouse: authentication failed"
+
     def retl_syncs(self, subscription_id: str) -> List[Dict[str, Any]]:
         """ReverseETLSyncStatus items of a subscription, newest first."""
         return self._cached(("retl", subscription_id), lambda: self._retl_syncs(subscription_id))

@@ -137,6 +137,7 @@ class WarehouseSyncs(SyncHistoryStream):
     cursor_field = "start"
     end_field = "end"
     parent_id_field = "warehouseId"
+    redact_text_fields = ("notices",)  # a failure notice may quote the connection string it failed on
     prefetch = False  # the lane allows 2 requests a minute: parallel slices would only hold pool threads
 
     def __init__(self, context):
@@ -200,6 +201,7 @@ class ReverseEtlSyncs(SyncHistoryStream):
     cursor_field = "startedAt"
     end_field = "finishedAt"
     parent_id_field = "subscriptionId"
+    redact_text_fields = ("error",)  # may quote a destination URL with its key
     version = "alpha"
     feature = "reverse_etl"
     MAX_COUNT = 100
