@@ -49,8 +49,9 @@ class ForkedProcess:
             pass
 
     def communicate(self, timeout: Optional[float] = None):
-        """Drains stdout, returns (None, stderr bytes) once the child has exited; TimeoutExpired as Popen does."""
-        drain_out = threading.Thread(target=self.stdout.read, daemon=True)
+        """As Popen's: (the rest of stdout, stderr) once the child has exited; TimeoutExpired on timeout."""
+        out_chunks: List[bytes] = []
+        drain_out = threading.Thread(target=lambda: out_chunks.append(self.stdout.read()), daemon=True)
         drain_out.start()
         self._conn.settimeout(timeout)
         try:
@@ -64,7 +65,7 @@ class ForkedProcess:
         self._conn.close()
         self.stdout.close()
         self._stderr.close()
-        return None, b"".join(self._err_chunks)
+        return b"".join(out_chunks), b"".join(self._err_chunks)
 
 
 class ForkServer:

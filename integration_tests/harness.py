@@ -82,15 +82,22 @@ class Run:
         return list(latest.values())
 
 
+def _start(args: List[str], retry_wait_scale: float = 1.0):
+    """A `Popen` (or its forked stand-in) of a whole command line (`connector_command() + [...]`), stdout and
+    stderr piped: forked from the fork server when the test session has one, else the installed console script."""
+    if _fork_server is not None:
+        return _fork_server.popen(args, os.environ, retry_wait_scale)
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+
+
 def run_args(args: List[str], timeout: float = 300) -> tuple:
-    """Runs a whole command line (`connector_command() + [...]`) to its end: (exit code, stdout bytes, stderr bytes).
-    Forked from the fork server when the test session has one, else the installed console script."""
-    if _fork_server is None:
-        done = subprocess.run(args, capture_output=True, timeout=timeout)
-        return done.returncode, done.stdout, done.stderr
-    process = _fork_server.popen(args, os.environ)
-    out = process.stdout.read()
-    _, err = process.communicate(timeout=timeout)
+    """Runs a whole command line to its end: (exit code, stdout bytes, stderr bytes)."""
+    process = _start(args)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
     return process.returncode, out, err
 
 
@@ -120,10 +127,7 @@ def run_connector(
         started = time.monotonic()
         # Bytes, not text: a SIGKILL can cut the last line inside a multi-byte character. Only whole lines
         # (ending in a newline) are decoded; a cut tail is dropped, as a destination would drop it.
-        if _fork_server is not None:
-            process = _fork_server.popen(args, os.environ, retry_wait_scale)
-        else:
-            process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+        process = _start(args, retry_wait_scale)
         usage = _ProcessUsage(process.pid)
         messages, lines, records = [], [], 0
         assert process.stdout is not None

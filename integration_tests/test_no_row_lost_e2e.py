@@ -80,10 +80,10 @@ def _audit_syncs(lookback_minutes: int) -> tuple:
             seen |= ids
             state = result.run.last_states()
         ended = dt.datetime.now(dt.timezone.utc)
-        events = audit_events(sim.workspace, start)
-        trail = {e["id"] for e in events if parse_ts(e["timestamp"]) < t1}
-        late = {e["id"] for e in events if parse_ts(e["timestamp"]) < t1 and sim.audit_visible_at(e) > t1.timestamp()}
-        until_end = {e["id"] for e in events if parse_ts(e["timestamp"]) <= ended}
+        stamped = [(e, parse_ts(e["timestamp"])) for e in audit_events(sim.workspace, start)]
+        trail = {e["id"] for e, ts in stamped if ts < t1}
+        late = {e["id"] for e, ts in stamped if ts < t1 and sim.audit_visible_at(e) > t1.timestamp()}
+        until_end = {e["id"] for e, ts in stamped if ts <= ended}
     return seen, trail, late, per_sync, until_end
 
 

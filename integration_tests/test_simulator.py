@@ -593,6 +593,8 @@ def test_cli_starts_prints_and_stops_on_sigterm():
     finally:
         if p.poll() is None:
             p.kill()
+
+
 def test_spared_paths_are_never_faulted():
     spec = [FaultSpec("500", rate=1.0, spared=[r"/warehouses/[^/]+/syncs"])]
     with Simulator(token=TOKEN, seed=9, size="tiny", today=TODAY, faults=spec) as sim:

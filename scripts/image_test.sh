@@ -290,7 +290,6 @@ EOF
 }
 start_simulator container
 start_simulator host
-cp "$RUN/config-container.json" "$RUN/config.json"
 cp integration_tests/configured_catalog.json "$RUN/catalog.json"
 chmod 755 "$RUN"; chmod 644 "$RUN"/config*.json "$RUN/catalog.json"  # the container runs as `airbyte`
 
@@ -302,9 +301,9 @@ in_container() {
   echo "    podman run $name: $(since "$started") s, $(wc -l < "$RUN/container-$name.jsonl") lines"
 }
 in_container spec spec
-in_container check check --config /data/config.json
-in_container discover discover --config /data/config.json
-in_container read read --config /data/config.json --catalog /data/catalog.json
+in_container check check --config /data/config-container.json
+in_container discover discover --config /data/config-container.json
+in_container read read --config /data/config-container.json --catalog /data/catalog.json
 started=$(now)
 .venv/bin/source-segment read --config "$RUN/config-host.json" --catalog "$RUN/catalog.json" > "$RUN/host-read.jsonl" 2> "$RUN/host-read.stderr" \
   || echo "$?" > "$RUN/host-read.rc"

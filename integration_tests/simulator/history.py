@@ -275,8 +275,9 @@ class History:
         return self.delivery_count_b(stage, self.delivery_base(stage, entity, dims), hour_ts)
 
     def delivery_count_b(self, stage: str, base: int, hour_ts: int) -> Tuple[int, int]:
-        # Retention: 29 days before the anchor. Any "now" within the anchor's day has its oldest allowed start
-        # (now - 30 days, to the hour) at or before that, so which buckets hold events never depends on the clock.
+        # Traffic from `delivery_from_ts` (at most the 29-day retention before the anchor). Any "now" within the
+        # anchor's day has its oldest allowed start (now - 30 days, to the hour) at or before that, so which buckets
+        # hold events never depends on the clock. (`Operations._series` skips buckets outside the same span.)
         if hour_ts >= self.anchor_ts or hour_ts < self.delivery_from_ts:
             return 0, 0
         day = hour_ts // 86400
